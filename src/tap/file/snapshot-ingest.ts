@@ -1,0 +1,184 @@
+/**
+ * Records the current state of a source tree into a group's journal (`protect --once`,
+ * and the rescan of the live tap). Compares the tree with the group's head in the index:
+ * renames (matched by inode) become rename records, changed entries put records, vanished
+ * ones delete records (one per deleted tree). Only files whose size, mtime, ctime or inode
+ * changed are read.
+ */
+import { readlinkSync, statSync, type BigIntStats } from 'node:fs';
+import { TidemarkError, wrapIo } from '../../common/errors.js';
+import { parentOf, ROOT } from '../../common/rel-path.js';
+import type { Vault } from '../../vault/vault.js';
+import type { VersionRow } from '../../vault/index/index-db.js';
+import { EntryKind, type EntryState, type Extent, type JournalRecord, type RecordDraft } from '../../vault/journal/journal-record.js';
+import { ContentStore } from './content-store.js';
+import { absPath, scanTree, type ScannedEntry } from './tree-scan.js';
+
+export interface IngestProgress {
+  phase: 'scan' | 'read' | 'commit';
+  files: number;
+  bytesRead: number;
+  entries: number;
+}
+
+export interface IngestOptions {
+  source: string;
+  group: string;
+  exclude?: (rel: Buffer, isDir: boolean) => boolean;
+  onProgress?: (p: IngestProgress) => void;
+  /** capture clock (ms since epoch) */
+  now?: () => number;
+}
+
+export interface IngestResult {
+  group: string;
+  firstSeq: number | null;
+  lastSeq: number;
+  records: number;
+  filesRead: number;
+  bytesRead: number;
+  bytesNew: number;
+  entries: number;
+  warnings: string[];
+}
+
+function isUnder(path: Buffer, dir: Buffer): boolean {
+  return path.length > dir.length && path[dir.length] === 0x2f && path.subarray(0, dir.length).equals(dir);
+}
+
+function metaOf(st: BigIntStats, kind: EntryState['kind']): EntryState {
+  return {
+    kind, mode: Number(st.mode & 0o7777n), uid: Number(st.uid), gid: Number(st.gid), mtimeNs: st.mtimeNs, ctimeNs: st.ctimeNs,
+    ino: st.ino, size: kind === EntryKind.file ? Number(st.size) : 0, extents: [], target: null, link: null,
+  };
+}
+
+function sameMeta(h: EntryState, st: BigIntStats): boolean {
+  return h.mode === Number(st.mode & 0o7777n) && h.uid === Number(st.uid) && h.gid === Number(st.gid) && h.mtimeNs === st.mtimeNs;
+}
+
+function sameFile(h: EntryState, st: BigIntStats): boolean {
+  return h.kind === EntryKind.file && sameMeta(h, st) && h.size === Number(st.size) && h.ctimeNs === st.ctimeNs && BigInt.asIntN(64, h.ino) === BigInt.asIntN(64, st.ino);
+}
+
+/** Record the state of `opts.source` into `opts.group`. The vault must be open for writing. */
+export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
+  const root = Buffer.from(opts.source);
+  const now = opts.now ?? Date.now;
+  let vaultSt: BigIntStats | undefined;
+  try { vaultSt = statSync(vault.dir, { bigint: true }); } catch { vaultSt = undefined; }
+  const progress: IngestProgress = { phase: 'scan', files: 0, bytesRead: 0, entries: 0 };
+  const scan = (() => {
+    try {
+      return scanTree(root, { skipDirs: vaultSt ? [{ dev: vaultSt.dev, ino: vaultSt.ino }] : [], exclude: opts.exclude });
+    } catch (err) {
+      throw wrapIo(err, `Cannot read the source ${opts.source}`);
+    }
+  })();
+  if (scan.entries[0]!.kind !== EntryKind.dir) throw new TidemarkError('TM_USAGE', `${opts.source} is not a directory`);
+  progress.entries = scan.entries.length;
+  opts.onProgress?.(progress);
+
+  const store = new ContentStore(vault);
+  vault.begin();
+  try {
+    const gid = vault.index.ensureGroup(opts.group);
+    let seq = vault.index.lastSeq(gid);
+    let lastTime = vault.index.lastPoint(gid)?.time ?? 0;
+    const records: JournalRecord[] = [];
+    let filesRead = 0;
+    let bytesRead = 0;
+    let bytesNew = 0;
+    const warnings = [...scan.warnings];
+    const emit = (rec: RecordDraft): void => {
+      lastTime = Math.max(lastTime, now());
+      const full = { ...rec, seq: ++seq, time: lastTime } as JournalRecord;
+      vault.apply(gid, full);
+      records.push(full);
+    };
+    const onDisk = (rel: Buffer, ino: bigint): boolean => scan.byPath.get(rel.toString('latin1'))?.st.ino === ino;
+
+    // Renames first, parents before children: a moved directory carries its subtree along.
+    for (const e of scan.entries) {
+      if (e.rel.length === 0) continue;
+      const h = vault.index.headAt(gid, e.rel);
+      if (h && h.entry.kind === e.kind && BigInt.asIntN(64, h.entry.ino) === BigInt.asIntN(64, e.st.ino)) continue;
+      const from = vault.index.headByIno(gid, e.st.ino).find((c: VersionRow) =>
+        c.entry.kind === e.kind && !c.path.equals(e.rel) && !onDisk(c.path, e.st.ino) && !isUnder(e.rel, c.path) && c.path.length > 0);
+      if (from) emit({ op: 'rename', path: e.rel, from: from.path });
+    }
+
+    // Then every new or changed entry, parents before children.
+    const linkFirst = new Map<bigint, { rel: Buffer; extents: Extent[] }>();
+    for (const e of scan.entries) {
+      const h = vault.index.headAt(gid, e.rel)?.entry;
+      const abs = absPath(root, e.rel);
+      if (e.kind === EntryKind.dir) {
+        if (!h || h.kind !== EntryKind.dir || !sameMeta(h, e.st)) emit({ op: 'put', path: e.rel, entry: metaOf(e.st, EntryKind.dir) });
+      } else if (e.kind === EntryKind.symlink) {
+        let target: Buffer;
+        try { target = readlinkSync(abs, { encoding: 'buffer' }); } catch (err) { warnings.push(`cannot read link ${abs.toString()}: ${(err as Error).message}`); continue; }
+        if (!h || h.kind !== EntryKind.symlink || !sameMeta(h, e.st) || !h.target?.equals(target)) {
+          emit({ op: 'put', path: e.rel, entry: { ...metaOf(e.st, EntryKind.symlink), target } });
+        }
+      } else {
+        const first = e.st.nlink > 1n ? linkFirst.get(e.st.ino) : undefined;
+        if (first) {
+          // A further name of an inode already captured in this run: a hard link.
+          if (!h || !sameFile(h, e.st) || !h.link?.equals(first.rel)) {
+            emit({ op: 'put', path: e.rel, entry: { ...metaOf(e.st, EntryKind.file), extents: first.extents, link: first.rel } });
+          }
+          continue;
+        }
+        let extents: Extent[];
+        if (h && sameFile(h, e.st) && h.link === null) {
+          extents = h.extents;
+        } else {
+          let got;
+          try {
+            got = store.capture(abs, (n) => { progress.bytesRead += n; });
+          } catch (err) {
+            const code = (err as NodeJS.ErrnoException).code;
+            if (code === 'ENOENT' || code === 'ELOOP') continue; // replaced or removed while we looked
+            if (code === 'EACCES' || code === 'EPERM') { warnings.push(`cannot read ${abs.toString()}: ${(err as Error).message}`); continue; }
+            throw err;
+          }
+          filesRead++;
+          bytesRead += got.bytesRead;
+          bytesNew += got.bytesNew;
+          progress.files = filesRead;
+          opts.onProgress?.(progress);
+          if (got.unstable) warnings.push(`${abs.toString()} kept changing while it was read; recorded the last read`);
+          extents = got.extents;
+          emit({ op: 'put', path: e.rel, entry: { ...metaOf(got.stat, EntryKind.file), size: Number(got.stat.size), extents } });
+        }
+        if (e.st.nlink > 1n) linkFirst.set(e.st.ino, { rel: e.rel, extents });
+      }
+    }
+
+    // Last, what vanished: one delete per topmost missing path.
+    const missing: Buffer[] = [];
+    for (const row of vault.index.headAll(gid)) if (!scan.byPath.has(row.path.toString('latin1'))) missing.push(row.path);
+    const gone = new Set(missing.map((p) => p.toString('latin1')));
+    for (const p of missing) {
+      let up = p;
+      let covered = false;
+      while (up.length > 0) {
+        up = parentOf(up);
+        if (up.length > 0 && gone.has(up.toString('latin1'))) { covered = true; break; }
+      }
+      if (!covered && !p.equals(ROOT)) emit({ op: 'delete', path: p });
+    }
+
+    progress.phase = 'commit';
+    opts.onProgress?.(progress);
+    vault.commit(opts.group, records);
+    return {
+      group: opts.group, firstSeq: records[0]?.seq ?? null, lastSeq: seq, records: records.length,
+      filesRead, bytesRead, bytesNew, entries: scan.entries.length, warnings,
+    };
+  } catch (err) {
+    vault.rollback();
+    throw err;
+  }
+}

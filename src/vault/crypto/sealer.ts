@@ -1,0 +1,85 @@
+/**
+ * Sealing and opening of blobs: keyed chunk ids, zstd compression and AES-256-GCM.
+ *
+ * A sealed blob is nonce (12) | ciphertext | tag (16); the associated data is the blob's
+ * 32-byte id, so a blob cannot be passed off as another. The plaintext is zstd when that
+ * shrinks it, raw otherwise (flag kept in the pack's blob table).
+ */
+import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { Compressor, decompress } from 'zstd-napi';
+import { TidemarkError } from '../../common/errors.js';
+import type { MasterKey } from './master-key.js';
+
+/** Blob flag bit: the plaintext is a zstd frame. */
+export const FLAG_ZSTD = 1;
+
+export interface SealedBlob {
+  sealed: Buffer;
+  flags: number;
+  rawLength: number;
+}
+
+export class Sealer {
+  private readonly compressor = new Compressor();
+
+  constructor(private readonly key: MasterKey, compressionLevel = 3) {
+    this.compressor.setParameters({ compressionLevel });
+  }
+
+  /** The keyed id of some content: HMAC-SHA-256(idKey, data). */
+  id(data: Uint8Array): Buffer {
+    return createHmac('sha256', this.key.idKey).update(data).digest();
+  }
+
+  /** Compress (when it helps) and encrypt `data` stored under `id`. */
+  seal(id: Buffer, data: Uint8Array, compress = true): SealedBlob {
+    let plain: Uint8Array = data;
+    let flags = 0;
+    if (compress && data.length >= 64) {
+      const packed = this.compressor.compress(data);
+      if (packed.length < data.length - data.length / 64) {
+        plain = packed;
+        flags |= FLAG_ZSTD;
+      }
+    }
+    return { sealed: this.encrypt(id, plain), flags, rawLength: data.length };
+  }
+
+  /** AES-256-GCM with a random nonce and `aad` as associated data. */
+  encrypt(aad: Uint8Array, plain: Uint8Array): Buffer {
+    const nonce = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', this.key.encKey, nonce);
+    cipher.setAAD(aad);
+    const body = cipher.update(plain);
+    const fin = cipher.final();
+    return Buffer.concat([nonce, body, fin, cipher.getAuthTag()]);
+  }
+
+  /** Decrypt; TM_CORRUPT (with `what`) when the tag does not verify. */
+  decrypt(aad: Uint8Array, sealed: Uint8Array, what: string): Buffer {
+    if (sealed.length < 28) throw new TidemarkError('TM_CORRUPT', `${what}: sealed data is too short (${sealed.length} bytes)`);
+    const decipher = createDecipheriv('aes-256-gcm', this.key.encKey, sealed.subarray(0, 12));
+    decipher.setAAD(aad);
+    decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+    try {
+      return Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
+    } catch (err) {
+      throw new TidemarkError('TM_CORRUPT', `${what}: authentication failed (the data was altered or damaged)`, { cause: err });
+    }
+  }
+
+  /** Open a sealed blob and check that its content hashes to `id`. */
+  open(id: Buffer, sealed: Uint8Array, flags: number, rawLength: number, what: string): Buffer {
+    let plain = this.decrypt(id, sealed, what);
+    if (flags & FLAG_ZSTD) {
+      try {
+        plain = decompress(plain);
+      } catch (err) {
+        throw new TidemarkError('TM_CORRUPT', `${what}: cannot decompress`, { cause: err });
+      }
+    }
+    if (plain.length !== rawLength) throw new TidemarkError('TM_CORRUPT', `${what}: length ${plain.length} differs from the recorded ${rawLength}`);
+    if (!this.id(plain).equals(id)) throw new TidemarkError('TM_CORRUPT', `${what}: content does not match its id`);
+    return plain;
+  }
+}

@@ -1,0 +1,276 @@
+/**
+ * The vault's SQLite index: where each blob lives, each group's points, and per-path
+ * version lists that answer "latest version of PATH at or before seq N" with one
+ * B-tree seek, whatever the journal's length.
+ */
+import Database from 'better-sqlite3';
+import { TidemarkError } from '../../common/errors.js';
+import { parentOf, nameOf } from '../../common/rel-path.js';
+import { decodeExtents, encodeExtents } from '../journal/commit-codec.js';
+import { EntryKind, type EntryKindCode, type EntryState } from '../journal/journal-record.js';
+import { MIGRATIONS } from './schema.js';
+
+/** One version of one path, as stored in `versions` and `head`. */
+export interface VersionRow {
+  path: Buffer;
+  seq: number;
+  name: Buffer;
+  entry: EntryState;
+}
+
+export interface BlobLocation {
+  pack: string;
+  type: number;
+  flags: number;
+  offset: number;
+  length: number;
+  rawLength: number;
+}
+
+interface RawVersion {
+  path: Buffer; seq: bigint; name: Buffer; kind: bigint; mode: bigint; uid: bigint; gid: bigint;
+  mtime_ns: bigint; ctime_ns: bigint; ino: bigint; size: bigint; extents: Buffer | null; target: Buffer | null; link: Buffer | null;
+}
+
+const COLS = 'path, seq, name, kind, mode, uid, gid, mtime_ns, ctime_ns, ino, size, extents, target, link';
+
+function toRow(r: RawVersion): VersionRow {
+  return {
+    path: r.path, seq: Number(r.seq), name: r.name,
+    entry: {
+      kind: Number(r.kind) as EntryKindCode, mode: Number(r.mode), uid: Number(r.uid), gid: Number(r.gid),
+      mtimeNs: r.mtime_ns, ctimeNs: r.ctime_ns, ino: r.ino, size: Number(r.size),
+      extents: r.extents ? decodeExtents(r.extents) : [], target: r.target, link: r.link,
+    },
+  };
+}
+
+/** ino is stored as a signed 64-bit integer; inode numbers above 2^63 wrap. */
+function inoParam(ino: bigint): bigint {
+  return BigInt.asIntN(64, ino);
+}
+
+export class IndexDb {
+  readonly db: Database.Database;
+  private readonly stmts = new Map<string, Database.Statement>();
+
+  constructor(path: string, readonly readonly = false) {
+    try {
+      this.db = new Database(path, { readonly, fileMustExist: readonly });
+    } catch (err) {
+      throw new TidemarkError('TM_IO', `Cannot open the vault index ${path}: ${(err as Error).message}`, { cause: err, hint: 'run `tidemark index rebuild` to recreate it from the packs' });
+    }
+    this.db.pragma('busy_timeout = 10000');
+    if (!readonly) {
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.migrate();
+    }
+  }
+
+  private migrate(): void {
+    const current = this.db.pragma('user_version', { simple: true }) as number;
+    for (let v = current; v < MIGRATIONS.length; v++) {
+      this.db.transaction(() => {
+        this.db.exec(MIGRATIONS[v]!);
+        this.db.pragma(`user_version = ${v + 1}`);
+      })();
+    }
+  }
+
+  /** A cached prepared statement. */
+  stmt(sql: string, safe = false): Database.Statement {
+    const key = (safe ? 'S:' : 'N:') + sql;
+    let s = this.stmts.get(key);
+    if (!s) {
+      s = this.db.prepare(sql);
+      if (safe) s.safeIntegers(true);
+      this.stmts.set(key, s);
+    }
+    return s;
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  // ---- packs and blobs ------------------------------------------------------------------
+
+  packId(name: string): number | undefined {
+    return (this.stmt('SELECT id FROM packs WHERE name = ?').get(name) as { id: number } | undefined)?.id;
+  }
+
+  addPack(name: string, size: number): number {
+    const existing = this.packId(name);
+    if (existing !== undefined) return existing;
+    return Number(this.stmt('INSERT INTO packs (name, size) VALUES (?, ?)').run(name, size).lastInsertRowid);
+  }
+
+  packNames(): Set<string> {
+    return new Set((this.stmt('SELECT name FROM packs').all() as { name: string }[]).map((r) => r.name));
+  }
+
+  addBlob(id: Buffer, packId: number, type: number, flags: number, offset: number, length: number, rawLength: number): void {
+    this.stmt('INSERT OR IGNORE INTO blobs (id, pack, type, flags, offset, length, raw_length) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(id, packId, type, flags, offset, length, rawLength);
+  }
+
+  hasBlob(id: Buffer): boolean {
+    return this.stmt('SELECT 1 FROM blobs WHERE id = ?').get(id) !== undefined;
+  }
+
+  blob(id: Buffer): BlobLocation | undefined {
+    const r = this.stmt('SELECT p.name AS pack, b.type, b.flags, b.offset, b.length, b.raw_length AS rawLength FROM blobs b JOIN packs p ON p.id = b.pack WHERE b.id = ?').get(id) as BlobLocation | undefined;
+    return r;
+  }
+
+  // ---- groups and points ------------------------------------------------------------------
+
+  groupId(name: string): number | undefined {
+    return (this.stmt('SELECT id FROM groups WHERE name = ?').get(name) as { id: number } | undefined)?.id;
+  }
+
+  ensureGroup(name: string): number {
+    return this.groupId(name) ?? Number(this.stmt('INSERT INTO groups (name) VALUES (?)').run(name).lastInsertRowid);
+  }
+
+  groups(): { id: number; name: string; lastSeq: number }[] {
+    return this.stmt('SELECT id, name, last_seq AS lastSeq FROM groups ORDER BY name').all() as { id: number; name: string; lastSeq: number }[];
+  }
+
+  lastSeq(groupId: number): number {
+    return (this.stmt('SELECT last_seq FROM groups WHERE id = ?').get(groupId) as { last_seq: number } | undefined)?.last_seq ?? 0;
+  }
+
+  lastPoint(groupId: number): { seq: number; time: number } | undefined {
+    return this.stmt('SELECT seq, time FROM points WHERE group_id = ? ORDER BY seq DESC LIMIT 1').get(groupId) as { seq: number; time: number } | undefined;
+  }
+
+  firstPoint(groupId: number): { seq: number; time: number } | undefined {
+    return this.stmt('SELECT seq, time FROM points WHERE group_id = ? ORDER BY seq ASC LIMIT 1').get(groupId) as { seq: number; time: number } | undefined;
+  }
+
+  pointCount(groupId: number): number {
+    return (this.stmt('SELECT count(*) AS n FROM points WHERE group_id = ?').get(groupId) as { n: number }).n;
+  }
+
+  point(groupId: number, seq: number): { seq: number; time: number } | undefined {
+    return this.stmt('SELECT seq, time FROM points WHERE group_id = ? AND seq = ?').get(groupId, seq) as { seq: number; time: number } | undefined;
+  }
+
+  /** The last point captured at or before `time` (ms). */
+  pointAtTime(groupId: number, time: number): { seq: number; time: number } | undefined {
+    return this.stmt('SELECT seq, time FROM points WHERE group_id = ? AND time <= ? ORDER BY time DESC, seq DESC LIMIT 1').get(groupId, time) as { seq: number; time: number } | undefined;
+  }
+
+  addPoint(groupId: number, seq: number, time: number): void {
+    this.stmt('INSERT INTO points (group_id, seq, time) VALUES (?, ?, ?)').run(groupId, seq, time);
+    this.stmt('UPDATE groups SET last_seq = max(last_seq, ?) WHERE id = ?').run(seq, groupId);
+  }
+
+  addCommit(blobId: Buffer, groupId: number, firstSeq: number, lastSeq: number): void {
+    this.stmt('INSERT OR IGNORE INTO commits (blob, group_id, first_seq, last_seq) VALUES (?, ?, ?, ?)').run(blobId, groupId, firstSeq, lastSeq);
+  }
+
+  hasCommit(blobId: Buffer): boolean {
+    return this.stmt('SELECT 1 FROM commits WHERE blob = ?').get(blobId) !== undefined;
+  }
+
+  // ---- versions ---------------------------------------------------------------------------
+
+  /** The version of `path` in force at `seq` (tombstones included), or undefined. */
+  versionAt(groupId: number, path: Buffer, seq: number): VersionRow | undefined {
+    const r = this.stmt(`SELECT ${COLS} FROM versions WHERE group_id = ? AND path = ? AND seq <= ? ORDER BY seq DESC LIMIT 1`, true)
+      .get(groupId, path, seq) as RawVersion | undefined;
+    return r ? toRow(r) : undefined;
+  }
+
+  /**
+   * The live children of `parent` at `seq`, in name order. Costs one seek per distinct
+   * child name plus one per child, independent of how many records the journal holds.
+   */
+  *childrenAt(groupId: number, parent: Buffer, seq: number): Generator<VersionRow> {
+    const next = this.stmt('SELECT name FROM versions WHERE group_id = ? AND parent = ? AND name > ? ORDER BY name LIMIT 1');
+    const first = this.stmt('SELECT name FROM versions WHERE group_id = ? AND parent = ? ORDER BY name LIMIT 1');
+    const at = this.stmt(`SELECT ${COLS} FROM versions WHERE group_id = ? AND parent = ? AND name = ? AND seq <= ? ORDER BY seq DESC LIMIT 1`, true);
+    let row = first.get(groupId, parent) as { name: Buffer } | undefined;
+    while (row) {
+      const v = at.get(groupId, parent, row.name, seq) as RawVersion | undefined;
+      if (v && Number(v.kind) !== EntryKind.tombstone) yield toRow(v);
+      row = next.get(groupId, parent, row.name) as { name: Buffer } | undefined;
+    }
+  }
+
+  headAt(groupId: number, path: Buffer): VersionRow | undefined {
+    const r = this.stmt(`SELECT ${COLS} FROM head WHERE group_id = ? AND path = ?`, true).get(groupId, path) as RawVersion | undefined;
+    return r ? toRow(r) : undefined;
+  }
+
+  headChildren(groupId: number, parent: Buffer): VersionRow[] {
+    return (this.stmt(`SELECT ${COLS} FROM head WHERE group_id = ? AND parent = ? ORDER BY name`, true).all(groupId, parent) as RawVersion[]).map(toRow);
+  }
+
+  headByIno(groupId: number, ino: bigint): VersionRow[] {
+    return (this.stmt(`SELECT ${COLS} FROM head WHERE group_id = ? AND ino = ?`, true).all(groupId, inoParam(ino)) as RawVersion[]).map(toRow);
+  }
+
+  /** Head rows at `path` and below it, parents before children. */
+  headSubtree(groupId: number, path: Buffer): VersionRow[] {
+    const self = this.headAt(groupId, path);
+    const lo = Buffer.concat([path, Buffer.from('/')]);
+    const hi = Buffer.concat([path, Buffer.from('0')]);
+    const below = path.length === 0
+      ? (this.stmt(`SELECT ${COLS} FROM head WHERE group_id = ? AND path <> x'' ORDER BY path`, true).all(groupId) as RawVersion[])
+      : (this.stmt(`SELECT ${COLS} FROM head WHERE group_id = ? AND path >= ? AND path < ? ORDER BY path`, true).all(groupId, lo, hi) as RawVersion[]);
+    const rows = below.map(toRow);
+    return self ? [self, ...rows] : rows;
+  }
+
+  /** Every head row of a group, in path order. */
+  *headAll(groupId: number): Generator<VersionRow> {
+    for (const r of this.stmt(`SELECT ${COLS} FROM head WHERE group_id = ? ORDER BY path`, true).iterate(groupId) as IterableIterator<RawVersion>) yield toRow(r);
+  }
+
+  /** Record `entry` as the state of `path` from `seq` on (a tombstone removes it from head). */
+  putVersion(groupId: number, path: Buffer, seq: number, entry: EntryState): void {
+    const parent = path.length === 0 ? null : parentOf(path);
+    const name = path.length === 0 ? Buffer.alloc(0) : nameOf(path);
+    const extents = entry.kind === EntryKind.file ? encodeExtents(entry.extents) : null;
+    const args = [groupId, path, seq, parent, name, entry.kind, entry.mode, entry.uid, entry.gid, entry.mtimeNs, entry.ctimeNs, inoParam(entry.ino), entry.size, extents, entry.target, entry.link];
+    this.stmt(`INSERT OR REPLACE INTO versions (group_id, ${COLS.replace('path, seq, name', 'path, seq, parent, name')}) VALUES (${args.map(() => '?').join(', ')})`).run(...args);
+    if (entry.kind === EntryKind.tombstone) {
+      this.stmt('DELETE FROM head WHERE group_id = ? AND path = ?').run(groupId, path);
+    } else {
+      this.stmt(`INSERT OR REPLACE INTO head (group_id, ${COLS.replace('path, seq, name', 'path, seq, parent, name')}) VALUES (${args.map(() => '?').join(', ')})`).run(...args);
+    }
+  }
+
+  // ---- bookmarks --------------------------------------------------------------------------
+
+  addBookmark(groupId: number, b: { name: string; seq: number; time: number; consistency: string; tags: string[]; file: string }): void {
+    this.stmt('INSERT OR REPLACE INTO bookmarks (group_id, name, seq, time, consistency, tags, file) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(groupId, b.name, b.seq, b.time, b.consistency, JSON.stringify(b.tags), b.file);
+  }
+
+  bookmarks(groupId: number): { name: string; seq: number; time: number; consistency: string; tags: string[] }[] {
+    return (this.stmt('SELECT name, seq, time, consistency, tags FROM bookmarks WHERE group_id = ? ORDER BY seq, name').all(groupId) as { name: string; seq: number; time: number; consistency: string; tags: string }[])
+      .map((b) => ({ ...b, tags: JSON.parse(b.tags) as string[] }));
+  }
+
+  bookmarkFiles(): Set<string> {
+    return new Set((this.stmt('SELECT file FROM bookmarks').all() as { file: string }[]).map((r) => r.file));
+  }
+
+  bookmark(groupId: number, name: string): { name: string; seq: number; time: number } | undefined {
+    return this.stmt('SELECT name, seq, time FROM bookmarks WHERE group_id = ? AND name = ?').get(groupId, name) as { name: string; seq: number; time: number } | undefined;
+  }
+}
+
+/** A tombstone entry (the path does not exist from this seq on). */
+export const TOMBSTONE: EntryState = {
+  kind: EntryKind.tombstone, mode: 0, uid: 0, gid: 0, mtimeNs: 0n, ctimeNs: 0n, ino: 0n, size: 0, extents: [], target: null, link: null,
+};

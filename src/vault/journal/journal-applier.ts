@@ -1,0 +1,55 @@
+/**
+ * Applies journal records to the index: the per-path version lists and the group's head
+ * (its latest state). A record naming a directory (delete, rename, dir replaced by a
+ * file) is one record in the journal and is expanded here into per-path versions, so
+ * point-in-time reads never replay the journal.
+ */
+import { TidemarkError } from '../../common/errors.js';
+import { displayPath } from '../../common/rel-path.js';
+import { TOMBSTONE, type IndexDb } from '../index/index-db.js';
+import { EntryKind, type JournalRecord } from './journal-record.js';
+
+function isUnder(path: Buffer, dir: Buffer): boolean {
+  if (dir.length === 0) return path.length > 0;
+  return path.length > dir.length && path[dir.length] === 0x2f && path.subarray(0, dir.length).equals(dir);
+}
+
+/** Tombstone `path` (optionally itself too) and everything below it in head. */
+function tombstoneSubtree(db: IndexDb, groupId: number, path: Buffer, seq: number, includeSelf: boolean): void {
+  for (const row of db.headSubtree(groupId, path)) {
+    if (!includeSelf && row.path.equals(path)) continue;
+    db.putVersion(groupId, row.path, seq, TOMBSTONE);
+  }
+}
+
+/** Apply one record of group `groupId`; the caller wraps a commit in one transaction. */
+export function applyRecord(db: IndexDb, groupId: number, rec: JournalRecord): void {
+  switch (rec.op) {
+    case 'put': {
+      const old = db.headAt(groupId, rec.path);
+      if (old && old.entry.kind === EntryKind.dir && rec.entry.kind !== EntryKind.dir) {
+        tombstoneSubtree(db, groupId, rec.path, rec.seq, false);
+      }
+      db.putVersion(groupId, rec.path, rec.seq, rec.entry);
+      break;
+    }
+    case 'delete':
+      tombstoneSubtree(db, groupId, rec.path, rec.seq, true);
+      break;
+    case 'rename': {
+      if (rec.from.equals(rec.path)) break;
+      if (isUnder(rec.path, rec.from)) {
+        throw new TidemarkError('TM_FORMAT', `journal record ${rec.seq} renames ${displayPath(rec.from)} into itself`);
+      }
+      const moving = db.headSubtree(groupId, rec.from);
+      tombstoneSubtree(db, groupId, rec.path, rec.seq, true);
+      for (const row of moving) db.putVersion(groupId, row.path, rec.seq, TOMBSTONE);
+      for (const row of moving) {
+        const to = Buffer.concat([rec.path, row.path.subarray(rec.from.length)]);
+        db.putVersion(groupId, to, rec.seq, row.entry);
+      }
+      break;
+    }
+  }
+  db.addPoint(groupId, rec.seq, rec.time);
+}

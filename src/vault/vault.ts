@@ -1,0 +1,344 @@
+/**
+ * A vault in a local directory: config, key files, packs, bookmarks and the SQLite index.
+ * This is the one place that knows the ordering rules (docs/FORMAT.md, "Write ordering"):
+ * a pack is durable before the index names it; a journal commit is written after every
+ * chunk it references is durable; a commit is acknowledged only after its pack is durable.
+ */
+import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { TidemarkError, isErrno, wrapIo } from '../common/errors.js';
+import { writeFileDurable } from '../common/durable-file.js';
+import { newMasterKey, parseKeyFile, unwrapMasterKey, wrapMasterKey, type MasterKey } from './crypto/master-key.js';
+import { Sealer } from './crypto/sealer.js';
+import { IndexDb } from './index/index-db.js';
+import { PackReader } from './pack/pack-reader.js';
+import { PackWriter, type WrittenPack } from './pack/pack-writer.js';
+import { BlobType } from './pack/pack-format.js';
+import { decodeCommit, encodeCommit } from './journal/commit-codec.js';
+import { applyRecord } from './journal/journal-applier.js';
+import type { JournalCommit, JournalRecord } from './journal/journal-record.js';
+import { VaultLock } from './vault-lock.js';
+import { generatedPassphrasePath, givenPassphrase, isVault, newConfig, readConfig, type VaultConfig } from './vault-config.js';
+
+export interface OpenOptions {
+  passphraseFile?: string;
+  env?: NodeJS.ProcessEnv;
+  /** take the writer lock (protect, prune, index rebuild) */
+  write?: boolean;
+  /** the command, recorded in the lock file */
+  command?: string;
+}
+
+export interface InitResult {
+  dir: string;
+  id: string;
+  /** set when a passphrase was generated and written here */
+  generatedPassphraseFile?: string;
+}
+
+const BOOKMARK_AAD = Buffer.from('tidemark-bookmark-v1');
+
+/** Create a vault in `dir` (which must not already hold one). */
+export function initVault(dir: string, opts: { passphraseFile?: string; env?: NodeJS.ProcessEnv; generateIfMissing?: boolean }): InitResult {
+  const env = opts.env ?? process.env;
+  if (isVault(dir)) throw new TidemarkError('TM_VAULT_EXISTS', `${dir} already holds a Tidemark vault`, { hint: 'use it as it is, or choose another --vault' });
+  let entries: string[] = [];
+  try { entries = readdirSync(dir); } catch (err) { if (!isErrno(err, 'ENOENT')) throw wrapIo(err, `Cannot read ${dir}`); }
+  if (entries.length > 0) throw new TidemarkError('TM_USAGE', `Cannot create a vault in ${dir}: the directory is not empty`, { hint: 'choose an empty or new directory for --vault' });
+  const id = randomBytes(16).toString('hex');
+  let given = givenPassphrase(opts.passphraseFile, env);
+  let generatedPassphraseFile: string | undefined;
+  if (!given) {
+    if (!opts.generateIfMissing) {
+      throw new TidemarkError('TM_NO_PASSPHRASE', 'No passphrase given for the new vault', { hint: 'set $TIDEMARK_PASSPHRASE or pass --passphrase-file FILE' });
+    }
+    generatedPassphraseFile = generatedPassphrasePath(id, env);
+    const passphrase = randomBytes(24).toString('base64url');
+    mkdirSync(dirname(generatedPassphraseFile), { recursive: true, mode: 0o700 });
+    writeFileDurable(generatedPassphraseFile, Buffer.from(passphrase + '\n'), 0o600);
+    given = { passphrase, from: generatedPassphraseFile };
+  }
+  try {
+    mkdirSync(join(dir, 'keys'), { recursive: true, mode: 0o700 });
+    mkdirSync(join(dir, 'packs'), { recursive: true });
+    mkdirSync(join(dir, 'bookmarks'), { recursive: true });
+  } catch (err) {
+    throw wrapIo(err, `Cannot create the vault directory ${dir}`);
+  }
+  const key = newMasterKey();
+  const keyFile = wrapMasterKey(key, given.passphrase);
+  writeFileDurable(join(dir, 'keys', `${randomBytes(8).toString('hex')}.json`), Buffer.from(JSON.stringify(keyFile, null, 2) + '\n'));
+  // config.json last: its presence marks a complete vault.
+  writeFileDurable(join(dir, 'config.json'), Buffer.from(JSON.stringify(newConfig(id), null, 2) + '\n'), 0o644);
+  return { dir, id, generatedPassphraseFile };
+}
+
+function unlock(dir: string, config: VaultConfig, opts: OpenOptions): MasterKey {
+  const env = opts.env ?? process.env;
+  let given = givenPassphrase(opts.passphraseFile, env);
+  if (!given) {
+    const generated = generatedPassphrasePath(config.id, env);
+    try {
+      given = { passphrase: readFileSync(generated, 'utf8').trim(), from: generated };
+    } catch {
+      throw new TidemarkError('TM_NO_PASSPHRASE', `No passphrase given for the vault ${dir}`, { hint: 'set $TIDEMARK_PASSPHRASE or pass --passphrase-file FILE' });
+    }
+  }
+  let files: string[];
+  try {
+    files = readdirSync(join(dir, 'keys')).filter((f) => f.endsWith('.json'));
+  } catch (err) {
+    throw new TidemarkError('TM_NOT_A_VAULT', `${dir} has no keys directory`, { cause: err });
+  }
+  for (const f of files.sort()) {
+    const keyFile = parseKeyFile(readFileSync(join(dir, 'keys', f), 'utf8'), join(dir, 'keys', f));
+    const key = unwrapMasterKey(keyFile, given.passphrase);
+    if (key) return key;
+  }
+  throw new TidemarkError('TM_BAD_PASSPHRASE', `Cannot open vault "${dir}": the passphrase unlocks no key (check ${given.from})`, {
+    hint: 'the passphrase is wrong for this vault; nothing was changed',
+  });
+}
+
+/** An open vault. Close it to release the lock and file handles. */
+export class Vault {
+  readonly index: IndexDb;
+  readonly sealer: Sealer;
+  readonly packs: PackReader;
+  private writer: PackWriter | null = null;
+  private lock: VaultLock | null;
+  private inTxn = false;
+
+  private constructor(readonly dir: string, readonly config: VaultConfig, readonly key: MasterKey, lock: VaultLock | null) {
+    this.lock = lock;
+    this.sealer = new Sealer(key);
+    this.packs = new PackReader(dir, this.sealer);
+    this.index = new IndexDb(join(dir, 'index.sqlite'));
+  }
+
+  static open(dir: string, opts: OpenOptions = {}): Vault {
+    const config = readConfig(dir);
+    const key = unlock(dir, config, opts);
+    const command = opts.command ?? 'tidemark';
+    const lock = opts.write ? VaultLock.acquire(dir, command) : VaultLock.tryAcquire(dir, command);
+    let vault: Vault;
+    try {
+      vault = new Vault(dir, config, key, lock);
+    } catch (err) {
+      lock?.release();
+      throw err;
+    }
+    try {
+      // Only the lock holder may write the index; a reader beside a live writer trusts it.
+      if (lock) vault.syncIndex();
+      vault.syncBookmarks();
+    } catch (err) {
+      vault.close();
+      throw err;
+    } finally {
+      if (lock && !opts.write) { lock.release(); vault.lock = null; }
+    }
+    return vault;
+  }
+
+  get writable(): boolean { return this.lock !== null; }
+
+  // ---- index sync -------------------------------------------------------------------------
+
+  /** Names of all packs present on disk. */
+  listPackFiles(): string[] {
+    const out: string[] = [];
+    const root = join(this.dir, 'packs');
+    for (const sub of readdirSync(root)) {
+      let names: string[];
+      try { names = readdirSync(join(root, sub)); } catch { continue; }
+      for (const n of names) {
+        if (n.startsWith('.tmp-')) {
+          if (this.lock) { try { unlinkSync(join(root, sub, n)); } catch { /* best effort: a leftover temp file is harmless */ } }
+          continue;
+        }
+        if (/^[0-9a-f]{64}\.pack$/.test(n)) out.push(n.slice(0, 64));
+      }
+    }
+    return out.sort();
+  }
+
+  /**
+   * Bring the index up to date with packs it does not know: packs written by a process
+   * that died before updating the index. Their blobs become reusable and their journal
+   * commits are applied in seq order.
+   */
+  syncIndex(): { packs: number; commits: number } {
+    const known = this.index.packNames();
+    const unknown = this.listPackFiles().filter((n) => !known.has(n));
+    if (unknown.length === 0) return { packs: 0, commits: 0 };
+    const commits: { pack: string; e: { id: Buffer; offset: number; length: number; flags: number; rawLength: number } }[] = [];
+    this.index.transaction(() => {
+      for (const name of unknown) {
+        let table;
+        try {
+          table = this.packs.readTable(name);
+        } catch (err) {
+          if (err instanceof TidemarkError && err.code === 'TM_CORRUPT') {
+            process.emitWarning(`skipping unreadable pack ${name}: ${err.message}`);
+            continue;
+          }
+          throw err;
+        }
+        const pid = this.index.addPack(name, table.size);
+        for (const b of table.blobs) {
+          this.index.addBlob(b.id, pid, b.type, b.flags, b.offset, b.length, b.rawLength);
+          if (b.type === BlobType.commit && !this.index.hasCommit(b.id)) commits.push({ pack: name, e: b });
+        }
+      }
+    });
+    const decoded = commits.map((c) => ({ id: c.e.id, commit: decodeCommit(this.packs.readBlob(c.pack, c.e), `commit ${c.e.id.toString('hex').slice(0, 16)}`) }));
+    decoded.sort((a, b) => (a.commit.group < b.commit.group ? -1 : a.commit.group > b.commit.group ? 1 : a.commit.firstSeq - b.commit.firstSeq));
+    let applied = 0;
+    this.index.transaction(() => {
+      for (const { id, commit } of decoded) if (this.applyCommit(id, commit)) applied++;
+    });
+    return { packs: unknown.length, commits: applied };
+  }
+
+  /** Apply a commit read from a pack; false when it was already applied. */
+  private applyCommit(id: Buffer, commit: JournalCommit): boolean {
+    const gid = this.index.ensureGroup(commit.group);
+    const last = this.index.lastSeq(gid);
+    const lastInCommit = commit.firstSeq + commit.records.length - 1;
+    if (lastInCommit <= last) { this.index.addCommit(id, gid, commit.firstSeq, lastInCommit); return false; }
+    if (commit.firstSeq !== last + 1) {
+      throw new TidemarkError('TM_CORRUPT', `journal of group "${commit.group}" has a gap: next commit starts at seq ${commit.firstSeq}, index ends at ${last}`, {
+        hint: 'run `tidemark verify`; `tidemark index rebuild` recreates the index from the packs',
+      });
+    }
+    for (const rec of commit.records) applyRecord(this.index, gid, rec);
+    this.index.addCommit(id, gid, commit.firstSeq, lastInCommit);
+    return true;
+  }
+
+  // ---- bookmarks --------------------------------------------------------------------------
+
+  /** Index bookmark files the index does not know yet. */
+  syncBookmarks(): void {
+    let files: string[];
+    try { files = readdirSync(join(this.dir, 'bookmarks')).filter((f) => f.endsWith('.bm')); } catch { return; }
+    const known = this.index.bookmarkFiles();
+    for (const f of files) {
+      if (known.has(f)) continue;
+      const b = this.readBookmarkFile(f);
+      const gid = this.index.groupId(b.group);
+      if (gid === undefined) continue;
+      try {
+        this.index.addBookmark(gid, { ...b, file: f });
+      } catch (err) {
+        // SQLITE_BUSY: a live writer holds the index; the bookmark is found again next time.
+        if (!(err instanceof Error && /busy|locked/i.test(err.message))) throw err;
+      }
+    }
+  }
+
+  private readBookmarkFile(f: string): { group: string; name: string; seq: number; time: number; consistency: string; tags: string[] } {
+    const sealed = readFileSync(join(this.dir, 'bookmarks', f));
+    const plain = this.sealer.decrypt(BOOKMARK_AAD, sealed, `bookmark file ${f}`);
+    return JSON.parse(plain.toString('utf8')) as { group: string; name: string; seq: number; time: number; consistency: string; tags: string[] };
+  }
+
+  /** Durably record a bookmark (a sealed file of its own: no writer lock needed). */
+  addBookmark(b: { group: string; name: string; seq: number; time: number; consistency: string; tags: string[] }): void {
+    const file = `${Date.now().toString(16)}-${randomBytes(8).toString('hex')}.bm`;
+    writeFileDurable(join(this.dir, 'bookmarks', file), this.sealer.encrypt(BOOKMARK_AAD, Buffer.from(JSON.stringify(b))), 0o600);
+    const gid = this.index.ensureGroup(b.group);
+    this.index.addBookmark(gid, { ...b, file });
+  }
+
+  // ---- writing ----------------------------------------------------------------------------
+
+  private requireWriter(): PackWriter {
+    if (!this.lock) throw new TidemarkError('TM_INTERNAL', 'vault opened without the writer lock');
+    if (!this.writer) this.writer = new PackWriter(this.dir, this.sealer);
+    return this.writer;
+  }
+
+  /** Begin the index transaction a capture runs in (records applied as they are made). */
+  begin(): void {
+    this.requireWriter();
+    this.index.db.exec('BEGIN IMMEDIATE');
+    this.inTxn = true;
+  }
+
+  /** Roll back an unfinished capture (its durable packs stay, as orphans or for reuse). */
+  rollback(): void {
+    if (this.inTxn) { this.index.db.exec('ROLLBACK'); this.inTxn = false; }
+  }
+
+  /** True when a chunk with this id is stored or waiting in the open pack. */
+  hasBlob(id: Buffer): boolean {
+    return this.index.hasBlob(id) || (this.writer?.has(id.toString('hex')) ?? false);
+  }
+
+  /** Store one sealed data blob; flushes the pack when it is full. */
+  addSealed(type: number, id: Buffer, sealed: Buffer, flags: number, rawLength: number): void {
+    const w = this.requireWriter();
+    w.add(type, id, sealed, flags, rawLength);
+    if (w.full) this.flushPack();
+  }
+
+  private recordPack(p: WrittenPack): void {
+    const pid = this.index.addPack(p.name, p.size);
+    for (const b of p.blobs) this.index.addBlob(b.id, pid, b.type, b.flags, b.offset, b.length, b.rawLength);
+  }
+
+  /** Make buffered blobs durable and known to the index. */
+  flushPack(): void {
+    const p = this.writer?.flush();
+    if (p) this.recordPack(p);
+  }
+
+  /**
+   * Commit records (already applied to the index inside this transaction): seal the
+   * journal commit, write it durably after every chunk it needs, then commit the index.
+   * Returns once the commit is durable: that is the acknowledgement.
+   */
+  commit(group: string, records: JournalRecord[]): void {
+    if (records.length > 0) {
+      const commit: JournalCommit = { group, firstSeq: records[0]!.seq, records };
+      const plain = encodeCommit(commit);
+      const id = this.sealer.id(plain);
+      const s = this.sealer.seal(id, plain);
+      this.requireWriter().add(BlobType.commit, id, s.sealed, s.flags, s.rawLength);
+      this.flushPack();
+      this.index.addCommit(id, this.index.ensureGroup(group), commit.firstSeq, commit.firstSeq + records.length - 1);
+    } else {
+      this.flushPack();
+    }
+    if (this.inTxn) { this.index.db.exec('COMMIT'); this.inTxn = false; }
+  }
+
+  /** Apply a record to the index as it is captured (inside `begin`…`commit`). */
+  apply(groupId: number, rec: JournalRecord): void {
+    applyRecord(this.index, groupId, rec);
+  }
+
+  // ---- reading ----------------------------------------------------------------------------
+
+  /** Read and verify one blob by id. */
+  readBlob(id: Buffer): Buffer {
+    const loc = this.index.blob(id);
+    if (!loc) {
+      throw new TidemarkError('TM_CORRUPT', `chunk ${id.toString('hex').slice(0, 16)} is referenced but not in the index`, {
+        hint: 'run `tidemark index rebuild`, then `tidemark verify`', details: { chunk: id.toString('hex') },
+      });
+    }
+    return this.packs.readBlob(loc.pack, { id, ...loc });
+  }
+
+  close(): void {
+    this.rollback();
+    this.packs.close();
+    this.index.close();
+    this.lock?.release();
+    this.lock = null;
+  }
+}
