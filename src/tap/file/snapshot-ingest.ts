@@ -12,7 +12,7 @@ import type { Vault } from '../../vault/vault.js';
 import type { VersionRow } from '../../vault/index/index-db.js';
 import { EntryKind, type EntryState, type Extent, type JournalRecord, type RecordDraft } from '../../vault/journal/journal-record.js';
 import { ContentStore } from './content-store.js';
-import { absPath, scanTree, type ScannedEntry } from './tree-scan.js';
+import { absPath, scanTree } from './tree-scan.js';
 
 export interface IngestProgress {
   phase: 'scan' | 'read' | 'commit';
