@@ -1,25 +1,36 @@
 /**
- * The embedded default's main loop: a baseline, then continuous capture. File-system
- * events (inotify through @parcel/watcher) only say *that* something changed; each burst
- * triggers a rescan that compares the tree with the journal's head, so a lost or
- * overflowed event can never make a change go missing. Bursts are coalesced, but a
- * capture runs at least every `maxDelayMs` while changes keep coming (no starvation).
+ * The embedded default's main loop: a baseline, then continuous capture.
+ *
+ * File-system events (inotify through @parcel/watcher) only say *where* something
+ * changed; each burst triggers a capture that rescans just those directories and
+ * compares them with the journal's head, so the journal never trusts event details.
+ * A watcher error or overflow, or too many changed places, triggers a full rescan: a lost
+ * event can delay a change, never lose it. Bursts are coalesced, but a capture runs at
+ * least every `maxDelayMs` while changes keep coming (no starvation by debounce).
  */
 import watcher from '@parcel/watcher';
-import { relative } from 'node:path';
+import { relative, sep } from 'node:path';
 import type { Vault } from '../vault/vault.js';
 import { ingestOnce, type IngestResult } from '../tap/file/snapshot-ingest.js';
+import type { ScanScope } from '../tap/file/tree-scan.js';
+import { loadIgnoreRules } from '../tap/file/ignore-rules.js';
+import { parentOf, ROOT } from '../common/rel-path.js';
 import { summarize } from '../cli/commands/protect.js';
+import { removeRunStatus, writeRunStatus, hostname, type RunStatus } from './run-status.js';
 
 export interface LiveOptions {
   source: string;
   group: string;
   json: boolean;
+  exclude?: string[];
   /** quiet period before a capture */
   debounceMs?: number;
   /** longest a pending change waits while changes keep coming */
   maxDelayMs?: number;
 }
+
+/** More changed places than this in one burst: rescan everything instead. */
+const MAX_SCOPES = 2000;
 
 function report(o: LiveOptions, event: string, r: IngestResult): void {
   if (o.json) process.stdout.write(JSON.stringify({ event, time: new Date().toISOString(), ...r }) + '\n');
@@ -30,11 +41,55 @@ function report(o: LiveOptions, event: string, r: IngestResult): void {
 export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void> {
   const debounceMs = o.debounceMs ?? 50;
   const maxDelayMs = o.maxDelayMs ?? 250;
-  const capture = (event: string): void => report(o, event, ingestOnce(vault, { source: o.source, group: o.group }));
+  const exclude = loadIgnoreRules(o.source, o.exclude);
+  const status: RunStatus = {
+    pid: process.pid, host: hostname(), source: o.source, group: o.group, started: new Date().toISOString(), updated: '',
+    lastSeq: 0, lastCaptureTime: null, pendingChanges: 0, rpoLagMs: 0, captures: 0, filesCaptured: 0, bytesCaptured: 0, bytesNew: 0,
+  };
+  let pendingSince = 0;
+  let full = true;
+  const scopes = new Map<string, ScanScope>();
+
+  const publish = (): void => {
+    status.updated = new Date().toISOString();
+    status.rpoLagMs = pendingSince ? Date.now() - pendingSince : 0;
+    status.pendingChanges = full && pendingSince ? Math.max(1, scopes.size) : scopes.size;
+    try { writeRunStatus(vault.dir, status); } catch { /* status is advisory; capture goes on */ }
+  };
+
+  const capture = (event: string): void => {
+    const takeFull = full || scopes.size > MAX_SCOPES;
+    const these = takeFull ? undefined : [...scopes.values()];
+    scopes.clear();
+    full = false;
+    const since = pendingSince;
+    pendingSince = 0;
+    const r = ingestOnce(vault, { source: o.source, group: o.group, exclude, scopes: these, deferUnstable: event !== 'final' });
+    status.captures++;
+    status.lastSeq = r.lastSeq;
+    if (r.records > 0) status.lastCaptureTime = new Date().toISOString();
+    status.filesCaptured += r.filesRead;
+    status.bytesCaptured += r.bytesRead;
+    status.bytesNew += r.bytesNew;
+    if (r.unstable.length > 0) {
+      // Files still being written: capture them again shortly, never record a torn read.
+      for (const p of r.unstable) addPath(p);
+      pendingSince = since || Date.now();
+    }
+    report(o, event, r);
+    publish();
+  };
+
+  const addPath = (abs: string): void => {
+    const relStr = relative(o.source, abs);
+    if (relStr.startsWith('..')) return;
+    const rel = relStr === '' ? ROOT : Buffer.from(relStr.split(sep).join('/'));
+    for (const r of rel.length === 0 ? [ROOT] : [parentOf(rel), rel]) scopes.set(r.toString('latin1'), { rel: r, recursive: false });
+  };
+
   capture('baseline');
   if (!o.json) process.stderr.write(`Protecting ${o.source} into group "${o.group}" of vault ${vault.dir} (Ctrl-C to stop)\n`);
 
-  let pendingSince = 0;
   let timer: NodeJS.Timeout | null = null;
   let failure: unknown = null;
   let stop: () => void = () => undefined;
@@ -42,42 +97,54 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
 
   const run = (): void => {
     timer = null;
-    pendingSince = 0;
     try {
       capture('capture');
+      if (pendingSince) schedule();
     } catch (err) {
       failure = err;
       stop();
     }
   };
-  const schedule = (): void => {
+  function schedule(): void {
     const now = Date.now();
     if (pendingSince === 0) pendingSince = now;
     if (timer) clearTimeout(timer);
     const wait = Math.max(0, Math.min(debounceMs, pendingSince + maxDelayMs - now));
     timer = setTimeout(run, wait);
-  };
+  }
 
   const vaultRel = relative(o.source, vault.dir);
   const ignore = vaultRel && !vaultRel.startsWith('..') ? [vault.dir] : [];
-  const sub = await watcher.subscribe(o.source, (err) => {
-    // An error (including a queue overflow) may have cost events: rescan, never trust them.
-    if (err && !o.json) process.stderr.write(`watcher: ${err.message}; rescanning\n`);
+  const sub = await watcher.subscribe(o.source, (err, events) => {
+    if (err) {
+      // An error (a queue overflow among them) may have cost events: rescan everything.
+      if (!o.json) process.stderr.write(`watcher: ${err.message}; rescanning the whole tree\n`);
+      full = true;
+    } else {
+      for (const e of events) addPath(e.path);
+    }
     schedule();
   }, { ignore });
 
+  const heartbeat = setInterval(publish, 1000);
   const onSignal = (): void => stop();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
     await stopped;
   } finally {
+    clearInterval(heartbeat);
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await sub.unsubscribe();
     if (timer) { clearTimeout(timer); timer = null; }
   }
-  if (failure) throw failure;
-  // A final capture so nothing changed before the signal is left behind.
+  if (failure) {
+    removeRunStatus(vault.dir, o.group);
+    throw failure;
+  }
+  // A final full capture, so nothing changed before the signal is left behind.
+  full = true;
   capture('final');
+  removeRunStatus(vault.dir, o.group);
 }

@@ -33,6 +33,8 @@ export interface RestoreStats {
   hardlinks: number;
   bytes: number;
   warnings: string[];
+  /** files that could not be restored because their data is damaged (left out of the target) */
+  damaged: { path: string; error: string }[];
 }
 
 const isRoot = process.getuid?.() === 0;
@@ -42,7 +44,7 @@ function seconds(ns: bigint): number {
 }
 
 class Restorer {
-  readonly stats: RestoreStats = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytes: 0, warnings: [] };
+  readonly stats: RestoreStats = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytes: 0, warnings: [], damaged: [] };
   /** inode (as captured) → restored path and content, to recreate hard links */
   private readonly links = new Map<bigint, { abs: Buffer; e: EntryState }>();
   private lastProgress = 0;
@@ -110,6 +112,17 @@ class Restorer {
     this.stats.files++;
   }
 
+  /** Damaged data costs only the files it belongs to: they are left out and listed. */
+  private writeFileOrRecordDamage(abs: Buffer, row: VersionRow): void {
+    try {
+      this.writeFile(abs, row.entry);
+    } catch (err) {
+      if (!(err instanceof TidemarkError) || err.code !== 'TM_CORRUPT') throw err;
+      rmSync(abs, { force: true });
+      this.stats.damaged.push({ path: displayPath(row.path), error: err.message });
+    }
+  }
+
   private writeSymlink(abs: Buffer, e: EntryState): void {
     this.clear(abs, false);
     symlinkSync(e.target ?? Buffer.alloc(0), abs);
@@ -135,7 +148,7 @@ class Restorer {
         } else if (c.entry.kind === EntryKind.symlink) {
           this.writeSymlink(cabs, c.entry);
         } else if (c.entry.kind === EntryKind.file) {
-          this.writeFile(cabs, c.entry);
+          this.writeFileOrRecordDamage(cabs, c);
         }
       }
     }
@@ -151,7 +164,7 @@ class Restorer {
   restoreEntry(row: VersionRow, target: Buffer): void {
     if (row.entry.kind === EntryKind.dir) return this.run(row, target);
     const abs = this.child(target, row.name);
-    if (row.entry.kind === EntryKind.file) this.writeFile(abs, row.entry);
+    if (row.entry.kind === EntryKind.file) this.writeFileOrRecordDamage(abs, row);
     else if (row.entry.kind === EntryKind.symlink) this.writeSymlink(abs, row.entry);
   }
 }

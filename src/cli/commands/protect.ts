@@ -9,6 +9,7 @@ import { isVault } from '../../vault/vault-config.js';
 import { formatBytes, output, progressLine, vaultDir, withGlobals, type GlobalOptions } from '../cli-context.js';
 import { warnGeneratedPassphrase } from './init.js';
 import { runLiveProtect } from '../../embedded/live-protect.js';
+import { loadIgnoreRules } from '../../tap/file/ignore-rules.js';
 
 const GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -22,7 +23,7 @@ export function defaultGroup(dir: string): string {
   return base || 'root';
 }
 
-interface ProtectOptions extends GlobalOptions { group?: string; once?: boolean }
+interface ProtectOptions extends GlobalOptions { group?: string; once?: boolean; exclude?: string[] }
 
 /** Open the vault for writing, creating it first when this is the embedded default's first run. */
 export function openOrCreateForWrite(o: GlobalOptions, command: string): Vault {
@@ -50,6 +51,7 @@ export function registerProtect(program: Command): void {
   withGlobals(program.command('protect').argument('<dir>', 'directory to protect').description('protect a directory: continuously, or once with --once'))
     .option('--group <name>', 'group to record into (default: the directory\'s name)')
     .option('--once', 'record the current state and exit')
+    .option('--exclude <pattern...>', 'leave out paths matching these gitignore-style patterns (also read from DIR/.tidemarkignore)')
     .action(async (dir: string, o: ProtectOptions) => {
       const source = resolve(dir);
       let st;
@@ -59,13 +61,13 @@ export function registerProtect(program: Command): void {
       const vault = openOrCreateForWrite(o, `protect ${source}`);
       try {
         if (!o.once) {
-          await runLiveProtect(vault, { source, group, json: o.json === true });
+          await runLiveProtect(vault, { source, group, json: o.json === true, exclude: o.exclude });
           return;
         }
         const line = progressLine(o);
         const started = Date.now();
         const r = ingestOnce(vault, {
-          source, group,
+          source, group, exclude: loadIgnoreRules(source, o.exclude),
           onProgress: (p) => line(`${p.phase}: ${p.entries} entries, ${p.files} files read, ${formatBytes(p.bytesRead)}`),
         });
         line.done();

@@ -80,7 +80,13 @@ export function registerReadCommands(program: Command): void {
         line.done();
         const seconds = (Date.now() - started) / 1000;
         output(o, { group, seq: p.seq, time: new Date(p.time).toISOString(), to: resolve(o.to), ...stats, seconds },
-          () => `Restored group "${group}" at seq:${p.seq} (${new Date(p.time).toISOString()}) into ${resolve(o.to)}: ${stats.files} files, ${stats.dirs} dirs, ${stats.symlinks} symlinks, ${formatBytes(stats.bytes)} in ${seconds.toFixed(1)} s`);
+          () => [`Restored group "${group}" at seq:${p.seq} (${new Date(p.time).toISOString()}) into ${resolve(o.to)}: ${stats.files} files, ${stats.dirs} dirs, ${stats.symlinks} symlinks, ${formatBytes(stats.bytes)} in ${seconds.toFixed(1)} s`,
+            ...stats.damaged.map((d) => `  NOT restored (damaged data): ${d.path}: ${d.error}`)].join('\n'));
+        if (stats.damaged.length > 0) {
+          throw new TidemarkError('TM_CORRUPT', `${stats.damaged.length} file(s) could not be restored because their data in the vault is damaged`, {
+            hint: 'every other file was restored; run `tidemark verify --read-data` to see the extent of the damage', details: { damaged: stats.damaged },
+          });
+        }
       } finally {
         vault.close();
       }

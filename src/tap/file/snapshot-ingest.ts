@@ -6,13 +6,14 @@
  * changed are read.
  */
 import { readlinkSync, statSync, type BigIntStats } from 'node:fs';
-import { TidemarkError, wrapIo } from '../../common/errors.js';
+import { TidemarkError } from '../../common/errors.js';
 import { parentOf, ROOT } from '../../common/rel-path.js';
 import type { Vault } from '../../vault/vault.js';
 import type { VersionRow } from '../../vault/index/index-db.js';
 import { EntryKind, type EntryState, type Extent, type JournalRecord, type RecordDraft } from '../../vault/journal/journal-record.js';
 import { ContentStore } from './content-store.js';
-import { absPath, scanTree } from './tree-scan.js';
+import { absPath, scanTree, type ScanScope } from './tree-scan.js';
+import { lstatSync } from 'node:fs';
 
 export interface IngestProgress {
   phase: 'scan' | 'read' | 'commit';
@@ -28,6 +29,10 @@ export interface IngestOptions {
   onProgress?: (p: IngestProgress) => void;
   /** capture clock (ms since epoch) */
   now?: () => number;
+  /** look only at these parts of the tree (default: all of it) */
+  scopes?: ScanScope[];
+  /** leave files that keep changing while read out of this capture (the live tap retries them) */
+  deferUnstable?: boolean;
 }
 
 export interface IngestResult {
@@ -40,6 +45,8 @@ export interface IngestResult {
   bytesNew: number;
   entries: number;
   warnings: string[];
+  /** files left out because they kept changing while read (with deferUnstable) */
+  unstable: string[];
 }
 
 function isUnder(path: Buffer, dir: Buffer): boolean {
@@ -68,21 +75,23 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
   let vaultSt: BigIntStats | undefined;
   try { vaultSt = statSync(vault.dir, { bigint: true }); } catch { vaultSt = undefined; }
   const progress: IngestProgress = { phase: 'scan', files: 0, bytesRead: 0, entries: 0 };
-  const scan = (() => {
-    try {
-      return scanTree(root, { skipDirs: vaultSt ? [{ dev: vaultSt.dev, ino: vaultSt.ino }] : [], exclude: opts.exclude });
-    } catch (err) {
-      throw wrapIo(err, `Cannot read the source ${opts.source}`);
-    }
-  })();
-  if (scan.entries[0]!.kind !== EntryKind.dir) throw new TidemarkError('TM_USAGE', `${opts.source} is not a directory`);
-  progress.entries = scan.entries.length;
-  opts.onProgress?.(progress);
-
   const store = new ContentStore(vault);
   vault.begin();
   try {
     const gid = vault.index.ensureGroup(opts.group);
+    const scan = (() => {
+      try {
+        return scanTree(root, {
+          skipDirs: vaultSt ? [{ dev: vaultSt.dev, ino: vaultSt.ino }] : [], exclude: opts.exclude,
+          isNewDir: (rel) => vault.index.headAt(gid, rel)?.entry.kind !== EntryKind.dir,
+        }, opts.scopes);
+      } catch (err) {
+        throw new TidemarkError('TM_USAGE', `Cannot read the source ${opts.source}: ${(err as Error).message}`, { cause: err });
+      }
+    })();
+    progress.entries = scan.entries.length;
+    opts.onProgress?.(progress);
+    const unstable: string[] = [];
     let seq = vault.index.lastSeq(gid);
     let lastTime = vault.index.lastPoint(gid)?.time ?? 0;
     const records: JournalRecord[] = [];
@@ -96,7 +105,11 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
       vault.apply(gid, full);
       records.push(full);
     };
-    const onDisk = (rel: Buffer, ino: bigint): boolean => scan.byPath.get(rel.toString('latin1'))?.st.ino === ino;
+    const onDisk = (rel: Buffer, ino: bigint): boolean => {
+      const seen = scan.byPath.get(rel.toString('latin1'));
+      if (seen) return seen.st.ino === ino;
+      try { return lstatSync(absPath(root, rel), { bigint: true }).ino === ino; } catch { return false; }
+    };
 
     // Renames first, parents before children: a moved directory carries its subtree along.
     for (const e of scan.entries) {
@@ -148,6 +161,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
           bytesNew += got.bytesNew;
           progress.files = filesRead;
           opts.onProgress?.(progress);
+          if (got.unstable && opts.deferUnstable) { unstable.push(abs.toString()); continue; }
           if (got.unstable) warnings.push(`${abs.toString()} kept changing while it was read; recorded the last read`);
           extents = got.extents;
           emit({ op: 'put', path: e.rel, entry: { ...metaOf(got.stat, EntryKind.file), size: Number(got.stat.size), extents } });
@@ -158,7 +172,9 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
 
     // Last, what vanished: one delete per topmost missing path.
     const missing: Buffer[] = [];
-    for (const row of vault.index.headAll(gid)) if (!scan.byPath.has(row.path.toString('latin1'))) missing.push(row.path);
+    for (const dir of scan.listedDirs) {
+      for (const row of vault.index.headChildren(gid, dir)) if (!scan.byPath.has(row.path.toString('latin1'))) missing.push(row.path);
+    }
     const gone = new Set(missing.map((p) => p.toString('latin1')));
     for (const p of missing) {
       let up = p;
@@ -175,7 +191,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     vault.commit(opts.group, records);
     return {
       group: opts.group, firstSeq: records[0]?.seq ?? null, lastSeq: seq, records: records.length,
-      filesRead, bytesRead, bytesNew, entries: scan.entries.length, warnings,
+      filesRead, bytesRead, bytesNew, entries: scan.entries.length, warnings, unstable,
     };
   } catch (err) {
     vault.rollback();

@@ -17,7 +17,15 @@ export interface ScanResult {
   entries: ScannedEntry[];
   /** latin1 key of rel → entry */
   byPath: Map<string, ScannedEntry>;
+  /** directories whose full listing was read: a head child missing from it is gone */
+  listedDirs: Buffer[];
   warnings: string[];
+}
+
+/** A part of the tree to look at: one directory, with or without everything below it. */
+export interface ScanScope {
+  rel: Buffer;
+  recursive: boolean;
 }
 
 export interface ScanOptions {
@@ -25,6 +33,8 @@ export interface ScanOptions {
   skipDirs?: { dev: bigint; ino: bigint }[];
   /** return true to leave a path (and everything below it) out */
   exclude?: (rel: Buffer, isDir: boolean) => boolean;
+  /** in a shallow scope, descend into a directory anyway when this says it is new */
+  isNewDir?: (rel: Buffer) => boolean;
 }
 
 export function kindOf(st: BigIntStats): EntryKindCode | null {
@@ -39,47 +49,69 @@ export function absPath(root: Buffer, rel: Buffer): Buffer {
   return rel.length === 0 ? root : Buffer.concat([root, Buffer.from('/'), rel]);
 }
 
-export function scanTree(root: Buffer, opts: ScanOptions = {}): ScanResult {
+function statRel(root: Buffer, rel: Buffer, warnings: string[]): BigIntStats | null {
+  try {
+    return lstatSync(absPath(root, rel), { bigint: true });
+  } catch (err) {
+    // Vanished between readdir and lstat: it is simply not part of this state.
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') warnings.push(`cannot stat ${absPath(root, rel).toString()}: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+/**
+ * Scan the given scopes of the tree under `root` (default: all of it). Entries come
+ * parents first; each scope's directory is itself an entry (when it still exists).
+ */
+export function scanTree(root: Buffer, opts: ScanOptions = {}, scopes: ScanScope[] = [{ rel: ROOT, recursive: true }]): ScanResult {
   const entries: ScannedEntry[] = [];
   const byPath = new Map<string, ScannedEntry>();
+  const listedDirs: Buffer[] = [];
   const warnings: string[] = [];
-  const rootSt = lstatSync(root, { bigint: true });
-  const rootEntry: ScannedEntry = { rel: ROOT, kind: EntryKind.dir, st: rootSt };
-  entries.push(rootEntry);
-  byPath.set('', rootEntry);
-  const stack: Buffer[] = [ROOT];
-  while (stack.length > 0) {
-    const dir = stack.pop()!;
-    let names: Buffer[];
-    try {
-      names = readdirSync(absPath(root, dir), { encoding: 'buffer' });
-    } catch (err) {
-      warnings.push(`cannot read directory ${absPath(root, dir).toString()}: ${(err as Error).message}`);
-      continue;
+  const add = (e: ScannedEntry): boolean => {
+    const key = e.rel.toString('latin1');
+    if (byPath.has(key)) return false;
+    entries.push(e);
+    byPath.set(key, e);
+    return true;
+  };
+  const ordered = [...scopes].sort((a, b) => Buffer.compare(a.rel, b.rel));
+  for (const scope of ordered) {
+    const st = statRel(root, scope.rel, warnings);
+    if (scope.rel.length === 0 && (!st || !st.isDirectory())) {
+      throw new Error(`${root.toString()} is not a directory`);
     }
-    names.sort(Buffer.compare);
-    const subdirs: Buffer[] = [];
-    for (const name of names) {
-      const rel = joinRel(dir, name);
-      let st: BigIntStats;
+    if (!st || !st.isDirectory()) continue;
+    if (scope.rel.length > 0 && opts.exclude?.(scope.rel, true)) continue;
+    add({ rel: scope.rel, kind: EntryKind.dir, st });
+    const stack: { dir: Buffer; deep: boolean }[] = [{ dir: scope.rel, deep: true }];
+    while (stack.length > 0) {
+      const { dir } = stack.pop()!;
+      let names: Buffer[];
       try {
-        st = lstatSync(absPath(root, rel), { bigint: true });
+        names = readdirSync(absPath(root, dir), { encoding: 'buffer' });
       } catch (err) {
-        // Vanished between readdir and lstat: it is simply not part of this state.
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') warnings.push(`cannot stat ${absPath(root, rel).toString()}: ${(err as Error).message}`);
+        warnings.push(`cannot read directory ${absPath(root, dir).toString()}: ${(err as Error).message}`);
         continue;
       }
-      const kind = kindOf(st);
-      if (kind === null) continue;
-      if (kind === EntryKind.dir && opts.skipDirs?.some((s) => s.dev === st.dev && s.ino === st.ino)) continue;
-      if (opts.exclude?.(rel, kind === EntryKind.dir)) continue;
-      const e: ScannedEntry = { rel, kind, st };
-      entries.push(e);
-      byPath.set(rel.toString('latin1'), e);
-      if (kind === EntryKind.dir) subdirs.push(rel);
+      listedDirs.push(dir);
+      names.sort(Buffer.compare);
+      const subdirs: Buffer[] = [];
+      for (const name of names) {
+        const rel = joinRel(dir, name);
+        const est = statRel(root, rel, warnings);
+        if (!est) continue;
+        const kind = kindOf(est);
+        if (kind === null) continue;
+        if (kind === EntryKind.dir && opts.skipDirs?.some((x) => x.dev === est.dev && x.ino === est.ino)) continue;
+        if (opts.exclude?.(rel, kind === EntryKind.dir)) continue;
+        const fresh = add({ rel, kind, st: est });
+        if (kind === EntryKind.dir && fresh && (scope.recursive || opts.isNewDir?.(rel))) subdirs.push(rel);
+      }
+      // Depth-first, in name order: push in reverse so the smallest name is visited first.
+      for (let i = subdirs.length - 1; i >= 0; i--) stack.push({ dir: subdirs[i]!, deep: true });
     }
-    // Depth-first, in name order: push in reverse so the smallest name is visited first.
-    for (let i = subdirs.length - 1; i >= 0; i--) stack.push(subdirs[i]!);
   }
-  return { entries, byPath, warnings };
+  return { entries, byPath, listedDirs, warnings };
 }
