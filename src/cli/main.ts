@@ -9,6 +9,7 @@ import { registerProtect } from './commands/protect.js';
 import { registerReadCommands } from './commands/read-commands.js';
 import { registerTimeline } from './commands/timeline.js';
 import { registerMaintenance } from './commands/maintenance.js';
+import { registerStatus } from './commands/status.js';
 
 export function buildProgram(): Command {
   const program = new Command('tidemark')
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerReadCommands(program);
   registerTimeline(program);
   registerMaintenance(program);
+  registerStatus(program);
   return program;
 }
 

@@ -27,4 +27,9 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE bookmarks (group_id INTEGER NOT NULL, name TEXT NOT NULL, seq INTEGER NOT NULL, time INTEGER NOT NULL,
     consistency TEXT NOT NULL, tags TEXT NOT NULL, file TEXT NOT NULL, PRIMARY KEY (group_id, name));
   `,
+  // Retention: the seq up to which a compacted commit (written by prune) replaces the
+  // group's journal; commits ending at or before it are superseded.
+  `
+  ALTER TABLE groups ADD COLUMN compacted_through INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

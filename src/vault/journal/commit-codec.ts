@@ -8,10 +8,21 @@
  *   rename  from (u32 len + bytes)
  *   extents count u32, then per extent: flag u8 (0 stored, 1 zeros) | length u32 | id (32, stored only)
  * The seq of record i is first seq + i.
+ *
+ * Version 2, a compacted commit written by `prune` (docs/FORMAT-retention.md):
+ *   commit  "TMJC" | version u8 (=2) | group (u32 len + UTF-8) | through u64 |
+ *           point count u32 | points | record count u32 | records
+ *   point   seq u64 | time i64 (ms)          strictly increasing seq, every seq <= through
+ *   record  seq u64 | op u8 (1 put, 2 delete) | path (u32 len + bytes) | body (put: as above)
+ *           seq <= through; records sorted by (seq, path); (path, seq) unique
+ * It replaces every commit of its group whose last seq is <= through.
  */
 import { ByteReader, ByteWriter } from '../../common/byte-io.js';
 import { TidemarkError } from '../../common/errors.js';
-import { EntryKind, type EntryKindCode, type EntryState, type Extent, type JournalCommit, type JournalRecord } from './journal-record.js';
+import {
+  EntryKind, type CompactedCommit, type CompactedRecord, type EntryKindCode, type EntryState, type Extent, type JournalCommit,
+  type JournalRecord, type RetainedPoint, type StoredCommit,
+} from './journal-record.js';
 
 const MAGIC = Buffer.from('TMJC');
 const OP = { put: 1, delete: 2, rename: 3 } as const;
@@ -48,6 +59,28 @@ export function decodeExtents(buf: Buffer): Extent[] {
   return readExtents(new ByteReader(buf, 'extent list'));
 }
 
+/** The body of a put record: the entry's metadata, then its extents or symlink target. */
+function writePutBody(w: ByteWriter, e: EntryState): void {
+  // The index keeps inode numbers as signed 64-bit integers; the format stores them unsigned.
+  w.u8(e.kind).u32(e.mode).u32(e.uid).u32(e.gid).i64(e.mtimeNs).i64(e.ctimeNs).u64(BigInt.asUintN(64, e.ino)).u64(e.size).lbytes(e.link ?? Buffer.alloc(0));
+  if (e.kind === EntryKind.file) writeExtents(w, e.extents);
+  else if (e.kind === EntryKind.symlink) w.lbytes(e.target ?? Buffer.alloc(0));
+}
+
+function readPutBody(r: ByteReader, what: string): EntryState {
+  const kind = r.u8();
+  if (kind !== EntryKind.file && kind !== EntryKind.dir && kind !== EntryKind.symlink) throw new TidemarkError('TM_FORMAT', `${what}: unknown entry kind ${kind}`);
+  const entry: EntryState = {
+    kind: kind as EntryKindCode, mode: r.u32(), uid: r.u32(), gid: r.u32(), mtimeNs: r.i64(), ctimeNs: r.i64(), ino: r.u64(),
+    size: r.num64(), link: null, extents: [], target: null,
+  };
+  const link = r.lbytes();
+  if (link.length > 0) entry.link = Buffer.from(link);
+  if (kind === EntryKind.file) entry.extents = readExtents(r);
+  else if (kind === EntryKind.symlink) entry.target = Buffer.from(r.lbytes());
+  return entry;
+}
+
 export function encodeCommit(c: JournalCommit): Buffer {
   const w = new ByteWriter(1024 + c.records.length * 128);
   w.bytes(MAGIC).u8(1).lbytes(Buffer.from(c.group, 'utf8')).u64(c.firstSeq).u32(c.records.length);
@@ -55,10 +88,7 @@ export function encodeCommit(c: JournalCommit): Buffer {
     if (rec.seq !== c.firstSeq + i) throw new TidemarkError('TM_INTERNAL', `commit records out of sequence at ${rec.seq}`);
     w.i64(rec.time).u8(OP[rec.op]).lbytes(rec.path);
     if (rec.op === 'put') {
-      const e = rec.entry;
-      w.u8(e.kind).u32(e.mode).u32(e.uid).u32(e.gid).i64(e.mtimeNs).i64(e.ctimeNs).u64(e.ino).u64(e.size).lbytes(e.link ?? Buffer.alloc(0));
-      if (e.kind === EntryKind.file) writeExtents(w, e.extents);
-      else if (e.kind === EntryKind.symlink) w.lbytes(e.target ?? Buffer.alloc(0));
+      writePutBody(w, rec.entry);
     } else if (rec.op === 'rename') {
       w.lbytes(rec.from);
     }
@@ -66,10 +96,12 @@ export function encodeCommit(c: JournalCommit): Buffer {
   return Buffer.from(w.view());
 }
 
-export function decodeCommit(buf: Buffer, what: string): JournalCommit {
+/** Decode a stored commit of either version (use `isCompacted` to tell them apart). */
+export function decodeCommit(buf: Buffer, what: string): StoredCommit {
   const r = new ByteReader(buf, what);
   if (!r.bytes(4).equals(MAGIC)) throw new TidemarkError('TM_FORMAT', `${what} is not a journal commit`);
   const version = r.u8();
+  if (version === 2) return decodeCompacted(r, what);
   if (version !== 1) throw new TidemarkError('TM_FORMAT', `${what}: unsupported commit version ${version}`);
   const group = r.lbytes().toString('utf8');
   const firstSeq = r.num64();
@@ -81,17 +113,7 @@ export function decodeCommit(buf: Buffer, what: string): JournalCommit {
     const op = r.u8();
     const path = Buffer.from(r.lbytes());
     if (op === OP.put) {
-      const kind = r.u8();
-      if (kind !== EntryKind.file && kind !== EntryKind.dir && kind !== EntryKind.symlink) throw new TidemarkError('TM_FORMAT', `${what}: unknown entry kind ${kind}`);
-      const entry: EntryState = {
-        kind: kind as EntryKindCode, mode: r.u32(), uid: r.u32(), gid: r.u32(), mtimeNs: r.i64(), ctimeNs: r.i64(), ino: r.u64(),
-        size: r.num64(), link: null, extents: [], target: null,
-      };
-      const link = r.lbytes();
-      if (link.length > 0) entry.link = Buffer.from(link);
-      if (kind === EntryKind.file) entry.extents = readExtents(r);
-      else if (kind === EntryKind.symlink) entry.target = Buffer.from(r.lbytes());
-      records.push({ op: 'put', seq, time, path, entry });
+      records.push({ op: 'put', seq, time, path, entry: readPutBody(r, what) });
     } else if (op === OP.delete) {
       records.push({ op: 'delete', seq, time, path });
     } else if (op === OP.rename) {
@@ -102,4 +124,62 @@ export function decodeCommit(buf: Buffer, what: string): JournalCommit {
   }
   if (r.remaining !== 0) throw new TidemarkError('TM_FORMAT', `${what}: ${r.remaining} trailing bytes`);
   return { group, firstSeq, records };
+}
+
+/** Order of records in a compacted commit: by seq, then by path bytes. */
+export function compareCompacted(a: { seq: number; path: Buffer }, b: { seq: number; path: Buffer }): number {
+  return a.seq - b.seq || Buffer.compare(a.path, b.path);
+}
+
+/** Encode a compacted commit (version 2); checks the invariants the decoder enforces. */
+export function encodeCompactedCommit(c: CompactedCommit): Buffer {
+  const w = new ByteWriter(1024 + c.points.length * 16 + c.records.length * 128);
+  w.bytes(MAGIC).u8(2).lbytes(Buffer.from(c.group, 'utf8')).u64(c.through).u32(c.points.length);
+  let prev = 0;
+  for (const p of c.points) {
+    if (p.seq <= prev || p.seq > c.through) throw new TidemarkError('TM_INTERNAL', `compacted commit point seq:${p.seq} out of order or beyond through ${c.through}`);
+    prev = p.seq;
+    w.u64(p.seq).i64(p.time);
+  }
+  w.u32(c.records.length);
+  c.records.forEach((rec, i) => {
+    if (rec.seq < 1 || rec.seq > c.through) throw new TidemarkError('TM_INTERNAL', `compacted commit record seq:${rec.seq} beyond through ${c.through}`);
+    if (i > 0 && compareCompacted(c.records[i - 1]!, rec) >= 0) throw new TidemarkError('TM_INTERNAL', `compacted commit records out of order at seq:${rec.seq}`);
+    w.u64(rec.seq).u8(OP[rec.op]).lbytes(rec.path);
+    if (rec.op === 'put') writePutBody(w, rec.entry);
+  });
+  return Buffer.from(w.view());
+}
+
+function decodeCompacted(r: ByteReader, what: string): CompactedCommit {
+  const group = r.lbytes().toString('utf8');
+  const through = r.num64();
+  const npoints = r.u32();
+  if (npoints * 16 > r.remaining) throw new TidemarkError('TM_FORMAT', `${what}: point count ${npoints} exceeds the data`);
+  const points: RetainedPoint[] = [];
+  let prev = 0;
+  for (let i = 0; i < npoints; i++) {
+    const seq = r.num64();
+    const time = Number(r.i64());
+    if (seq <= prev || seq > through) throw new TidemarkError('TM_FORMAT', `${what}: point seq:${seq} out of order or beyond through ${through}`);
+    prev = seq;
+    points.push({ seq, time });
+  }
+  const count = r.u32();
+  if (count > r.remaining) throw new TidemarkError('TM_FORMAT', `${what}: record count ${count} exceeds the data`);
+  const records: CompactedRecord[] = [];
+  for (let i = 0; i < count; i++) {
+    const seq = r.num64();
+    const op = r.u8();
+    const path = Buffer.from(r.lbytes());
+    let rec: CompactedRecord;
+    if (op === OP.put) rec = { op: 'put', seq, path, entry: readPutBody(r, what) };
+    else if (op === OP.delete) rec = { op: 'delete', seq, path };
+    else throw new TidemarkError('TM_FORMAT', `${what}: record op ${op} is not allowed in a compacted commit`);
+    if (seq < 1 || seq > through) throw new TidemarkError('TM_FORMAT', `${what}: record seq:${seq} beyond through ${through}`);
+    if (i > 0 && compareCompacted(records[i - 1]!, rec) >= 0) throw new TidemarkError('TM_FORMAT', `${what}: records out of order at seq:${seq}`);
+    records.push(rec);
+  }
+  if (r.remaining !== 0) throw new TidemarkError('TM_FORMAT', `${what}: ${r.remaining} trailing bytes`);
+  return { kind: 'compacted', group, through, points, records };
 }

@@ -59,3 +59,41 @@ export interface JournalCommit {
 
 /** A record before the journal gives it a seq and a time. */
 export type RecordDraft = JournalRecord extends infer R ? (R extends JournalRecord ? Omit<R, 'seq' | 'time'> : never) : never;
+
+/** A recovery point (seq and capture time) kept by retention. */
+export interface RetainedPoint {
+  seq: number;
+  /** capture time, ms since the epoch */
+  time: number;
+}
+
+/**
+ * One version kept by a compacted commit, at its own seq: `put` (the entry's state from
+ * `seq` on) or `delete` (a tombstone: the path does not exist from `seq` on). Several
+ * records may share a seq (a renamed or deleted directory touches many paths at once).
+ */
+export type CompactedRecord =
+  | { op: 'put'; seq: number; path: Buffer; entry: EntryState }
+  | { op: 'delete'; seq: number; path: Buffer };
+
+/**
+ * A compacted commit (format version 2), written by `prune`: the whole state of a
+ * group's journal up to `through` after thinning. It replaces every commit of the group
+ * whose last seq is <= `through`; `points` lists the recovery points retained up to
+ * `through` (a record's seq need not be one of them).
+ */
+export interface CompactedCommit {
+  kind: 'compacted';
+  group: string;
+  through: number;
+  points: RetainedPoint[];
+  records: CompactedRecord[];
+}
+
+/** Any commit as stored in a pack. */
+export type StoredCommit = JournalCommit | CompactedCommit;
+
+/** True for a compacted (version 2) commit. */
+export function isCompacted(c: StoredCommit): c is CompactedCommit {
+  return (c as CompactedCommit).kind === 'compacted';
+}
