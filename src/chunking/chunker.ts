@@ -215,7 +215,9 @@ function scan(
  * a chunk starting at `s` has the smallest length `L` in `[minSize, maxSize]` for which
  * `H(s + L - 1) & mask(L) === 0`, where `mask(L)` keeps the top `log2(avgSize) + 2` bits of
  * the hash when `L < avgSize` and the top `log2(avgSize) - 2` bits otherwise. If no `L`
- * matches, `L = maxSize`. The last chunk of a stream may be shorter than minSize.
+ * matches, `L = maxSize`. The last chunk of a stream may be shorter than minSize. Since
+ * minSize >= 64, every tested window lies inside its chunk, so a cut never depends on bytes
+ * of the previous chunk.
  *
  * @returns
  * - `L` in `[minSize, maxSize]`, when the chunk ends within the range: a matching cut-point
@@ -293,7 +295,8 @@ export class Chunker {
    * **Takes ownership of `data`:** returned chunks and the pending tail may be views into
    * it, so the caller must not modify or reuse its memory afterwards (read each block into
    * a fresh buffer). Conversely, every returned chunk stays valid and unchanged after later
-   * calls, and may be kept.
+   * calls, and may be kept; note that a view keeps its whole block alive, so `slice()` chunks
+   * that are held long after the block would otherwise be freed.
    *
    * @returns the chunks completed by these bytes, in stream order; often none.
    */
