@@ -1,7 +1,7 @@
 /**
  * Running external commands for the benchmark: plain runs (setup, du, sync, cp) and timed
- * runs under `/usr/bin/time -f '%e %M'` (wall seconds measured here with hrtime; peak RSS
- * from GNU time's %M, which is the largest max-RSS among the command and the children it
+ * runs under `/usr/bin/time -f '%e %U %S %M'` (wall seconds measured here with hrtime; peak RSS
+ * from GNU time's %M (CPU time from %U + %S), which is the largest max-RSS among the command and the children it
  * waited for). Every run is bounded by a timeout that kills the whole process group.
  */
 import { spawn } from 'node:child_process';
@@ -30,8 +30,29 @@ export interface RunResult {
 export interface TimedResult extends RunResult {
   /** Peak resident set size in KiB, from GNU time's %M. */
   peakRssKiB: number;
+  /** User + system CPU seconds of the command and its waited-for children (%U + %S). */
+  cpuSeconds: number;
+  /**
+   * CPU seconds the whole machine was busy (or stolen by the hypervisor) during the run,
+   * from /proc/stat; minus cpuSeconds, that is what other processes used meanwhile.
+   */
+  machineBusySeconds: number;
 }
 
+const USER_HZ = 100; // /proc/stat unit on Linux (sysconf(_SC_CLK_TCK))
+
+/** Busy (user, nice, system, irq, softirq, steal) CPU seconds of the machine since boot. */
+export async function machineBusy(): Promise<number> {
+  try {
+    const line = (await fs.readFile('/proc/stat', 'utf8')).split('\n')[0];
+    const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
+    return (user + nice + system + irq + softirq + (steal || 0)) / USER_HZ;
+  } catch {
+    return NaN;
+  }
+}
+
+const running = new Set<number>();
 const KEEP = 1 << 20; // keep at most the last 1 MiB of each output stream
 
 function appendTail(acc: string, chunk: Buffer): string {
@@ -56,6 +77,8 @@ export async function run(cmd: string, args: readonly string[], o: RunOptions = 
     stdio: ['ignore', 'pipe', o.inheritStderr ? 'inherit' : 'pipe'],
     detached: true, // own process group, so a timeout can kill everything it started
   });
+  const pid = child.pid;
+  if (pid !== undefined) running.add(pid);
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (c: Buffer) => { stdout = appendTail(stdout, c); });
@@ -68,7 +91,10 @@ export async function run(cmd: string, args: readonly string[], o: RunOptions = 
   const code = await new Promise<number>((resolveCode, reject) => {
     child.on('error', reject);
     child.on('close', (c, signal) => resolveCode(c ?? (signal ? 128 : 1)));
-  }).finally(() => { if (timer) clearTimeout(timer); });
+  }).finally(() => {
+    if (timer) clearTimeout(timer);
+    if (pid !== undefined) running.delete(pid);
+  });
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (timedOut) {
     throw new Error(`timed out after ${((o.timeoutMs ?? 0) / 1000).toFixed(0)} s: ${commandLine(cmd, args)}`);
@@ -79,17 +105,46 @@ export async function run(cmd: string, args: readonly string[], o: RunOptions = 
   return { code, stdout, stderr, seconds };
 }
 
+/** Kill the process groups of all commands still running (on SIGINT/SIGTERM of the bench). */
+export function killRunning(): void {
+  for (const pid of running) {
+    try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
+  }
+}
+
+/** Cores' worth of CPU the machine uses over `ms` milliseconds (while we only sleep). */
+export async function sampleLoad(ms: number): Promise<number> {
+  const before = await machineBusy();
+  await new Promise((r) => setTimeout(r, ms));
+  return ((await machineBusy()) - before) / (ms / 1000);
+}
+
+/**
+ * Wait (at most maxMs) until the rest of the machine uses less than `threshold` cores over a
+ * 2-second window; returns the last sample and how long it waited.
+ */
+export async function waitQuiet(threshold: number, maxMs: number): Promise<{ load: number; waitedMs: number }> {
+  const start = Date.now();
+  for (;;) {
+    const load = await sampleLoad(2000);
+    const waitedMs = Date.now() - start;
+    if (!(load >= threshold) || waitedMs >= maxMs) return { load, waitedMs };
+  }
+}
+
 let timeFileCounter = 0;
 
 /** Run a command under GNU time; wall seconds from hrtime, peak RSS from %M. */
 export async function runTimed(cmd: string, args: readonly string[], o: RunOptions = {}): Promise<TimedResult> {
   const timeFile = join(tmpdir(), `tidemark-bench-time-${process.pid}-${timeFileCounter++}`);
   try {
-    const r = await run(GNU_TIME, ['-f', '%e %M', '-o', timeFile, '--', cmd, ...args], o);
-    const fields = (await fs.readFile(timeFile, 'utf8')).trim().split(/\s+/);
-    const peakRssKiB = Number(fields[fields.length - 1]);
-    if (!Number.isFinite(peakRssKiB)) throw new Error(`cannot parse GNU time output for ${cmd}: ${fields.join(' ')}`);
-    return { ...r, peakRssKiB };
+    const busyBefore = await machineBusy();
+    const r = await run(GNU_TIME, ['-f', '%e %U %S %M', '-o', timeFile, '--', cmd, ...args], o);
+    // the last line is ours (earlier ones may be GNU time's "Command exited with ..." notes)
+    const fields = (await fs.readFile(timeFile, 'utf8')).trim().split('\n').pop()?.trim().split(/\s+/).map(Number) ?? [];
+    const [, user, sys, peakRssKiB] = fields;
+    if (fields.length !== 4 || !fields.every(Number.isFinite)) throw new Error(`cannot parse GNU time output for ${cmd}: ${fields.join(' ')}`);
+    return { ...r, peakRssKiB, cpuSeconds: user + sys, machineBusySeconds: (await machineBusy()) - busyBefore };
   } finally {
     await fs.rm(timeFile, { force: true });
   }

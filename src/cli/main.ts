@@ -10,6 +10,7 @@ import { registerReadCommands } from './commands/read-commands.js';
 import { registerTimeline } from './commands/timeline.js';
 import { registerMaintenance } from './commands/maintenance.js';
 import { registerStatus } from './commands/status.js';
+import { registerPrune } from './commands/prune.js';
 
 export function buildProgram(): Command {
   const program = new Command('tidemark')
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   registerTimeline(program);
   registerMaintenance(program);
   registerStatus(program);
+  registerPrune(program);
   return program;
 }
 

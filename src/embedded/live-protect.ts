@@ -9,7 +9,8 @@
  * least every `maxDelayMs` while changes keep coming (no starvation by debounce).
  */
 import watcher from '@parcel/watcher';
-import { relative, sep } from 'node:path';
+import { dirname, relative, sep } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { Vault } from '../vault/vault.js';
 import { ingestOnce, type IngestResult } from '../tap/file/snapshot-ingest.js';
 import type { ScanScope } from '../tap/file/tree-scan.js';
@@ -78,17 +79,21 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
     }
     report(o, event, r);
     publish();
+    // inotify watches follow a moved directory under its old name: watch the tree anew,
+    // then rescan it, so edits inside the renamed directory are not missed.
+    if (r.dirRenames > 0 && event !== 'final') resubscribe();
   };
 
   const addPath = (abs: string): void => {
     const relStr = relative(o.source, abs);
     if (relStr.startsWith('..')) return;
     const rel = relStr === '' ? ROOT : Buffer.from(relStr.split(sep).join('/'));
+    // An event under a directory that is not there any more (renamed since, or reported
+    // under its old name) cannot be placed: rescan everything rather than miss it.
+    if (rel.length > 0 && !existsSync(dirname(abs))) { full = true; return; }
     for (const r of rel.length === 0 ? [ROOT] : [parentOf(rel), rel]) scopes.set(r.toString('latin1'), { rel: r, recursive: false });
   };
 
-  capture('baseline');
-  if (!o.json) process.stderr.write(`Protecting ${o.source} into group "${o.group}" of vault ${vault.dir} (Ctrl-C to stop)\n`);
 
   let timer: NodeJS.Timeout | null = null;
   let failure: unknown = null;
@@ -115,7 +120,7 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
 
   const vaultRel = relative(o.source, vault.dir);
   const ignore = vaultRel && !vaultRel.startsWith('..') ? [vault.dir] : [];
-  const sub = await watcher.subscribe(o.source, (err, events) => {
+  const onEvents = (err: Error | null, events: watcher.Event[]): void => {
     if (err) {
       // An error (a queue overflow among them) may have cost events: rescan everything.
       if (!o.json) process.stderr.write(`watcher: ${err.message}; rescanning the whole tree\n`);
@@ -124,7 +129,33 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
       for (const e of events) addPath(e.path);
     }
     schedule();
-  }, { ignore });
+  };
+  let sub = await watcher.subscribe(o.source, onEvents, { ignore });
+  let resubscribing = false;
+  function resubscribe(): void {
+    if (resubscribing) return;
+    resubscribing = true;
+    void (async () => {
+      try {
+        // Old one off first (the library shares one watch per directory); the full rescan
+        // that follows covers the moment in between.
+        await sub.unsubscribe();
+        sub = await watcher.subscribe(o.source, onEvents, { ignore });
+        full = true;
+        schedule();
+      } catch (err) {
+        failure = err;
+        stop();
+      } finally {
+        resubscribing = false;
+      }
+    })();
+  }
+  // Subscribed before the baseline: a change made while it runs is seen by both, or by
+  // the watcher after it; never by neither.
+  full = true;
+  capture('baseline');
+  if (!o.json) process.stderr.write(`Protecting ${o.source} into group "${o.group}" of vault ${vault.dir} (Ctrl-C to stop)\n`);
 
   const heartbeat = setInterval(publish, 1000);
   const onSignal = (): void => stop();

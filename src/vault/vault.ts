@@ -4,20 +4,23 @@
  * a pack is durable before the index names it; a journal commit is written after every
  * chunk it references is durable; a commit is acknowledged only after its pack is durable.
  */
-import { mkdirSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TidemarkError, isErrno, wrapIo } from '../common/errors.js';
 import { writeFileDurable } from '../common/durable-file.js';
 import { newMasterKey, parseKeyFile, unwrapMasterKey, wrapMasterKey, type MasterKey } from './crypto/master-key.js';
 import { Sealer } from './crypto/sealer.js';
+import { SealPool, type SealedResult } from './crypto/seal-pool.js';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { IndexDb } from './index/index-db.js';
 import { PackReader } from './pack/pack-reader.js';
 import { PackWriter, type WrittenPack } from './pack/pack-writer.js';
-import { BlobType } from './pack/pack-format.js';
-import { decodeCommit, encodeCommit } from './journal/commit-codec.js';
+import { BlobType, type BlobEntry } from './pack/pack-format.js';
+import { decodeCommit, encodeCommit, encodeCompactedCommit } from './journal/commit-codec.js';
 import { applyRecord } from './journal/journal-applier.js';
-import type { JournalCommit, JournalRecord } from './journal/journal-record.js';
+import { isCompacted, type CompactedCommit, type JournalCommit, type JournalRecord, type StoredCommit } from './journal/journal-record.js';
 import { VaultLock } from './vault-lock.js';
 import { generatedPassphrasePath, givenPassphrase, isVault, newConfig, readConfig, type VaultConfig } from './vault-config.js';
 
@@ -28,6 +31,8 @@ export interface OpenOptions {
   write?: boolean;
   /** the command, recorded in the lock file */
   command?: string;
+  /** delete the index before opening (index rebuild); requires `write` */
+  resetIndex?: boolean;
 }
 
 export interface InitResult {
@@ -107,6 +112,7 @@ export class Vault {
   readonly sealer: Sealer;
   readonly packs: PackReader;
   private writer: PackWriter | null = null;
+  private pool: SealPool | null = null;
   private lock: VaultLock | null;
   private inTxn = false;
 
@@ -124,6 +130,9 @@ export class Vault {
     const lock = opts.write ? VaultLock.acquire(dir, command) : VaultLock.tryAcquire(dir, command);
     let vault: Vault;
     try {
+      if (opts.resetIndex && lock) {
+        for (const f of ['index.sqlite', 'index.sqlite-wal', 'index.sqlite-shm']) rmSync(join(dir, f), { force: true });
+      }
       vault = new Vault(dir, config, key, lock);
     } catch (err) {
       lock?.release();
@@ -166,47 +175,98 @@ export class Vault {
 
   /**
    * Bring the index up to date with packs it does not know: packs written by a process
-   * that died before updating the index. Their blobs become reusable and their journal
-   * commits are applied in seq order.
+   * that died before updating the index (or every pack, for `index rebuild`). Their blobs
+   * become reusable and their journal commits are applied, all in one transaction: per
+   * group, the compacted commit with the highest `through` first (it replaces every commit
+   * ending at or before it, which is skipped), then the other commits in seq order.
+   * A commit that cannot be read or applied (damaged, malformed, naming unsafe paths, or
+   * leaving a gap) is skipped with a warning and listed in `skipped`: the points before it stay readable.
    */
-  syncIndex(): { packs: number; commits: number } {
+  syncIndex(): { packs: number; commits: number; skipped: SkippedCommit[] } {
     const known = this.index.packNames();
     const unknown = this.listPackFiles().filter((n) => !known.has(n));
-    if (unknown.length === 0) return { packs: 0, commits: 0 };
-    const commits: { pack: string; e: { id: Buffer; offset: number; length: number; flags: number; rawLength: number } }[] = [];
+    const skipped: SkippedCommit[] = [];
+    if (unknown.length === 0) return { packs: 0, commits: 0, skipped };
+    const skip = (group: string, seq: number, blob: Buffer, err: unknown): void => {
+      if (!(err instanceof TidemarkError) || !['TM_FORMAT', 'TM_CORRUPT', 'TM_UNSAFE_PATH'].includes(err.code)) throw err;
+      skipped.push({ group, seq, blob: blob.toString('hex'), error: err.message });
+      process.emitWarning(`journal commit ${blob.toString('hex').slice(0, 16)}${group ? ` of group "${group}" at seq ${seq}` : ''} was not applied: ${err.message}`);
+    };
+    const tables: { name: string; size: number; blobs: BlobEntry[] }[] = [];
+    const found = new Map<string, { pack: string; e: BlobEntry }>();
+    for (const name of unknown) {
+      let table;
+      try {
+        table = this.packs.readTable(name);
+      } catch (err) {
+        if (err instanceof TidemarkError && err.code === 'TM_CORRUPT') {
+          process.emitWarning(`skipping unreadable pack ${name}: ${err.message}`);
+          continue;
+        }
+        throw err;
+      }
+      tables.push({ name, ...table });
+      for (const b of table.blobs) {
+        const hex = b.id.toString('hex');
+        if (b.type === BlobType.commit && !found.has(hex) && !this.index.hasCommit(b.id)) found.set(hex, { pack: name, e: b });
+      }
+    }
+    const byGroup = new Map<string, { compacted: { id: Buffer; c: CompactedCommit }[]; plain: { id: Buffer; c: JournalCommit }[] }>();
+    for (const { pack, e } of found.values()) {
+      let c: StoredCommit;
+      try {
+        c = decodeCommit(this.packs.readBlob(pack, e), `commit ${e.id.toString('hex').slice(0, 16)}`);
+      } catch (err) {
+        skip('', 0, e.id, err);
+        continue;
+      }
+      let g = byGroup.get(c.group);
+      if (!g) { g = { compacted: [], plain: [] }; byGroup.set(c.group, g); }
+      if (isCompacted(c)) g.compacted.push({ id: e.id, c });
+      else g.plain.push({ id: e.id, c });
+    }
+    let applied = 0;
+    // Each commit in a savepoint of its own: one that fails leaves no trace.
+    const apply = (id: Buffer, c: StoredCommit): void => {
+      try {
+        if (this.index.transaction(() => this.applyCommit(id, c))) applied++;
+      } catch (err) {
+        skip(c.group, isCompacted(c) ? c.through : c.firstSeq, id, err);
+      }
+    };
     this.index.transaction(() => {
-      for (const name of unknown) {
-        let table;
-        try {
-          table = this.packs.readTable(name);
-        } catch (err) {
-          if (err instanceof TidemarkError && err.code === 'TM_CORRUPT') {
-            process.emitWarning(`skipping unreadable pack ${name}: ${err.message}`);
-            continue;
-          }
-          throw err;
-        }
-        const pid = this.index.addPack(name, table.size);
-        for (const b of table.blobs) {
-          this.index.addBlob(b.id, pid, b.type, b.flags, b.offset, b.length, b.rawLength);
-          if (b.type === BlobType.commit && !this.index.hasCommit(b.id)) commits.push({ pack: name, e: b });
-        }
+      for (const t of tables) {
+        const pid = this.index.addPack(t.name, t.size);
+        for (const b of t.blobs) this.index.addBlob(b.id, pid, b.type, b.flags, b.offset, b.length, b.rawLength);
+      }
+      for (const group of [...byGroup.keys()].sort()) {
+        const g = byGroup.get(group)!;
+        g.compacted.sort((a, b) => b.c.through - a.c.through || b.c.generation - a.c.generation);
+        const best = g.compacted[0];
+        if (best) apply(best.id, best.c);
+        g.plain.sort((a, b) => a.c.firstSeq - b.c.firstSeq);
+        for (const { id, c } of g.plain) apply(id, c);
       }
     });
-    const decoded = commits.map((c) => ({ id: c.e.id, commit: decodeCommit(this.packs.readBlob(c.pack, c.e), `commit ${c.e.id.toString('hex').slice(0, 16)}`) }));
-    decoded.sort((a, b) => (a.commit.group < b.commit.group ? -1 : a.commit.group > b.commit.group ? 1 : a.commit.firstSeq - b.commit.firstSeq));
-    let applied = 0;
-    this.index.transaction(() => {
-      for (const { id, commit } of decoded) if (this.applyCommit(id, commit)) applied++;
-    });
-    return { packs: unknown.length, commits: applied };
+    return { packs: unknown.length, commits: applied, skipped };
   }
 
-  /** Apply a commit read from a pack; false when it was already applied. */
-  private applyCommit(id: Buffer, commit: JournalCommit): boolean {
+  /**
+   * Apply a commit read from a pack; false when it was already applied or is superseded
+   * by a compacted commit (then it is not recorded in `commits`, and prune removes it).
+   */
+  private applyCommit(id: Buffer, commit: StoredCommit): boolean {
     const gid = this.index.ensureGroup(commit.group);
+    const { through, generation } = this.index.compacted(gid);
+    if (isCompacted(commit)) {
+      if (commit.through < through || (commit.through === through && commit.generation <= generation)) return false;
+      this.index.applyCompacted(gid, commit);
+      this.index.addCommit(id, gid, Math.min(commit.points[0]?.seq ?? commit.through, commit.records[0]?.seq ?? commit.through), commit.through);
+      return true;
+    }
     const last = this.index.lastSeq(gid);
     const lastInCommit = commit.firstSeq + commit.records.length - 1;
+    if (lastInCommit <= through) return false;
     if (lastInCommit <= last) { this.index.addCommit(id, gid, commit.firstSeq, lastInCommit); return false; }
     if (commit.firstSeq !== last + 1) {
       throw new TidemarkError('TM_CORRUPT', `journal of group "${commit.group}" has a gap: next commit starts at seq ${commit.firstSeq}, index ends at ${last}`, {
@@ -273,16 +333,38 @@ export class Vault {
     if (this.inTxn) { this.index.db.exec('ROLLBACK'); this.inTxn = false; }
   }
 
-  /** True when a chunk with this id is stored or waiting in the open pack. */
+  /** True when a chunk with this id is stored, being sealed, or waiting in the open pack. */
   hasBlob(id: Buffer): boolean {
-    return this.index.hasBlob(id) || (this.writer?.has(id.toString('hex')) ?? false);
+    if (this.index.hasBlob(id)) return true;
+    const hex = id.toString('hex');
+    return (this.writer?.has(hex) ?? false) || (this.pool?.has(hex) ?? false);
+  }
+
+  private readonly sink = (r: SealedResult): void => this.addSealed(r.type, r.id, r.sealed, r.flags, r.rawLength);
+
+  /**
+   * Store a chunk the vault lacks: sealed on a worker thread when the machine has a core
+   * to spare, else here. Durable only after the next flushPack/commit.
+   */
+  storeChunk(id: Buffer, data: Uint8Array): void {
+    this.requireWriter();
+    if (!this.pool && availableParallelism() > 1 && process.env.TIDEMARK_SEAL_THREADS !== '0') {
+      const threads = Math.max(1, Math.min(4, Number(process.env.TIDEMARK_SEAL_THREADS) || availableParallelism() - 1));
+      this.pool = new SealPool(this.key, createRequire(import.meta.url).resolve('zstd-napi'), threads);
+    }
+    if (this.pool) {
+      this.pool.submit(BlobType.data, id, data, this.sink);
+    } else {
+      const s = this.sealer.seal(id, data);
+      this.addSealed(BlobType.data, id, s.sealed, s.flags, s.rawLength);
+    }
   }
 
   /** Store one sealed data blob; flushes the pack when it is full. */
   addSealed(type: number, id: Buffer, sealed: Buffer, flags: number, rawLength: number): void {
     const w = this.requireWriter();
     w.add(type, id, sealed, flags, rawLength);
-    if (w.full) this.flushPack();
+    if (w.full) this.flushWriter();
   }
 
   private recordPack(p: WrittenPack): void {
@@ -292,6 +374,12 @@ export class Vault {
 
   /** Make buffered blobs durable and known to the index. */
   flushPack(): void {
+    this.pool?.drain(this.sink);
+    this.flushWriter();
+  }
+
+  /** Write the open pack (without waiting for chunks still being sealed). */
+  private flushWriter(): void {
     const p = this.writer?.flush();
     if (p) this.recordPack(p);
   }
@@ -302,6 +390,7 @@ export class Vault {
    * Returns once the commit is durable: that is the acknowledgement.
    */
   commit(group: string, records: JournalRecord[]): void {
+    this.pool?.drain(this.sink);
     if (records.length > 0) {
       const commit: JournalCommit = { group, firstSeq: records[0]!.seq, records };
       const plain = encodeCommit(commit);
@@ -335,10 +424,56 @@ export class Vault {
   }
 
   close(): void {
+    this.pool?.close();
+    this.pool = null;
     this.rollback();
     this.packs.close();
     this.index.close();
     this.lock?.release();
     this.lock = null;
   }
+
+  // ---- retention (prune) ------------------------------------------------------------------
+
+  /**
+   * Store a compacted commit (docs/FORMAT-retention.md) and apply it to the index. Its pack
+   * is durable before the index transaction that names the pack and applies the commit
+   * commits: a crash in between leaves an orphan pack that `syncIndex` applies on the next
+   * open, so the index and the packs always agree. With `dryRun` nothing is written and
+   * the commit is only applied to the index: call it inside a transaction you roll back.
+   */
+  storeCompacted(c: CompactedCommit, dryRun = false): { blob: Buffer; pack: string | null; size: number } {
+    const plain = encodeCompactedCommit(c);
+    const id = this.sealer.id(plain);
+    const s = this.sealer.seal(id, plain);
+    const apply = (): void => {
+      if (!this.applyCommit(id, c)) {
+        throw new TidemarkError('TM_INTERNAL', `compacted commit through seq:${c.through} (generation ${c.generation}) of group "${c.group}" is older than the one applied`);
+      }
+    };
+    if (dryRun) {
+      apply();
+      return { blob: id, pack: null, size: s.sealed.length };
+    }
+    if (!this.lock) throw new TidemarkError('TM_INTERNAL', 'vault opened without the writer lock');
+    const w = new PackWriter(this.dir, this.sealer);
+    return this.index.transaction(() => {
+      w.add(BlobType.commit, id, s.sealed, s.flags, s.rawLength);
+      const p = w.flush()!;
+      this.recordPack(p);
+      apply();
+      return { blob: id, pack: p.name, size: p.size };
+    });
+  }
+}
+
+/** A journal commit `syncIndex` could not read or apply. */
+export interface SkippedCommit {
+  /** '' when the commit could not even be decoded */
+  group: string;
+  /** its first seq (a compacted commit: its through) */
+  seq: number;
+  /** the commit blob's id, hex */
+  blob: string;
+  error: string;
 }

@@ -10,16 +10,16 @@ export function registerMaintenance(program: Command): void {
   withGlobals(index.command('rebuild').description('recreate the index from the packs alone'))
     .action((o: GlobalOptions) => {
       const dir = vaultDir(o);
-      // Unlock and lock first, so a wrong passphrase or a live writer changes nothing.
-      const probe = Vault.open(dir, { passphraseFile: o.passphraseFile, write: true, command: 'index rebuild' });
-      probe.index.db.exec('DELETE FROM versions; DELETE FROM head; DELETE FROM points; DELETE FROM commits; DELETE FROM blobs; DELETE FROM packs; DELETE FROM groups; DELETE FROM bookmarks;');
       const started = Date.now();
+      // The old index is deleted once the passphrase is checked and the lock is held; the
+      // open then indexes every pack, as after any crash.
+      const probe = Vault.open(dir, { passphraseFile: o.passphraseFile, write: true, command: 'index rebuild', resetIndex: true });
       try {
-        const r = probe.syncIndex();
+        const r = { packs: probe.index.packNames().size, commits: probe.index.db.prepare('SELECT count(*) AS n FROM commits').get() as { n: number } };
         probe.syncBookmarks();
         const groups = probe.index.groups();
-        output(o, { packs: r.packs, commits: r.commits, groups: groups.map((g) => ({ name: g.name, lastSeq: g.lastSeq })), seconds: (Date.now() - started) / 1000 },
-          () => `Rebuilt the index from ${r.packs} packs: ${r.commits} journal commits, ${groups.length} group(s)`);
+        output(o, { packs: r.packs, commits: r.commits.n, groups: groups.map((g) => ({ name: g.name, lastSeq: g.lastSeq })), seconds: (Date.now() - started) / 1000 },
+          () => `Rebuilt the index from ${r.packs} packs: ${r.commits.n} journal commits, ${groups.length} group(s)`);
       } finally {
         probe.close();
       }

@@ -10,6 +10,7 @@ import { formatBytes, output, progressLine, vaultDir, withGlobals, type GlobalOp
 import { warnGeneratedPassphrase } from './init.js';
 import { runLiveProtect } from '../../embedded/live-protect.js';
 import { loadIgnoreRules } from '../../tap/file/ignore-rules.js';
+import { nowMs } from '../../common/clock.js';
 
 const GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -67,7 +68,7 @@ export function registerProtect(program: Command): void {
         const line = progressLine(o);
         const started = Date.now();
         const r = ingestOnce(vault, {
-          source, group, exclude: loadIgnoreRules(source, o.exclude),
+          source, group, exclude: loadIgnoreRules(source, o.exclude), now: () => nowMs(),
           onProgress: (p) => line(`${p.phase}: ${p.entries} entries, ${p.files} files read, ${formatBytes(p.bytesRead)}`),
         });
         line.done();

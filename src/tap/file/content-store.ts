@@ -6,7 +6,6 @@
 import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
 import { Chunker, gearTable } from '../../chunking/chunker.js';
 import type { Vault } from '../../vault/vault.js';
-import { BlobType } from '../../vault/pack/pack-format.js';
 import type { Extent } from '../../vault/journal/journal-record.js';
 import type { BigIntStats } from 'node:fs';
 
@@ -44,8 +43,7 @@ export class ContentStore {
     const id = this.vault.sealer.id(chunk);
     extents.push({ id, length: chunk.length });
     if (this.vault.hasBlob(id)) return 0;
-    const s = this.vault.sealer.seal(id, chunk);
-    this.vault.addSealed(BlobType.data, id, s.sealed, s.flags, s.rawLength);
+    this.vault.storeChunk(id, chunk);
     return chunk.length;
   }
 
@@ -61,8 +59,10 @@ export class ContentStore {
         let pos = 0;
         this.chunker.finish();
         for (;;) {
-          const buf = Buffer.allocUnsafe(READ_SIZE);
-          const n = readSync(fd, buf, 0, READ_SIZE, pos);
+          // Size reads to the file: a fresh 4 MiB buffer per small file is GC churn.
+          const want = Math.max(64 * 1024, Math.min(READ_SIZE, Number(before.size) - pos + 1));
+          const buf = Buffer.allocUnsafe(want);
+          const n = readSync(fd, buf, 0, want, pos);
           if (n === 0) break;
           pos += n;
           bytesRead += n;

@@ -47,6 +47,8 @@ export interface IngestResult {
   warnings: string[];
   /** files left out because they kept changing while read (with deferUnstable) */
   unstable: string[];
+  /** directories recorded as renamed (a live watcher must re-watch them) */
+  dirRenames: number;
 }
 
 function isUnder(path: Buffer, dir: Buffer): boolean {
@@ -92,6 +94,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     progress.entries = scan.entries.length;
     opts.onProgress?.(progress);
     const unstable: string[] = [];
+    let dirRenames = 0;
     let seq = vault.index.lastSeq(gid);
     let lastTime = vault.index.lastPoint(gid)?.time ?? 0;
     const records: JournalRecord[] = [];
@@ -99,16 +102,34 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     let bytesRead = 0;
     let bytesNew = 0;
     const warnings = [...scan.warnings];
+    // One time for the whole capture: `--at TIME` then resolves to a whole capture, never
+    // to part of one (a state that never existed).
+    lastTime = Math.max(lastTime, now());
     const emit = (rec: RecordDraft): void => {
-      lastTime = Math.max(lastTime, now());
       const full = { ...rec, seq: ++seq, time: lastTime } as JournalRecord;
       vault.apply(gid, full);
       records.push(full);
     };
-    const onDisk = (rel: Buffer, ino: bigint): boolean => {
-      const seen = scan.byPath.get(rel.toString('latin1'));
-      if (seen) return seen.st.ino === ino;
-      try { return lstatSync(absPath(root, rel), { bigint: true }).ino === ino; } catch { return false; }
+    // A rename source must be gone: a path that still exists was replaced, not moved
+    // (inode numbers are reused, so a matching inode alone proves nothing).
+    const present = (rel: Buffer): boolean => {
+      if (scan.byPath.has(rel.toString('latin1'))) return true;
+      try { lstatSync(absPath(root, rel)); return true; } catch { return false; }
+    };
+
+    // A record's parent must be a directory in head first: put missing ancestors, top-down.
+    const ensureParents = (rel: Buffer): void => {
+      const missingDirs: Buffer[] = [];
+      for (let up = parentOf(rel); up.length > 0; up = parentOf(up)) {
+        if (vault.index.headAt(gid, up)?.entry.kind === EntryKind.dir) break;
+        missingDirs.push(up);
+      }
+      for (let i = missingDirs.length - 1; i >= 0; i--) {
+        const d = missingDirs[i]!;
+        const st = scan.byPath.get(d.toString('latin1'))?.st ?? (() => { try { return lstatSync(absPath(root, d), { bigint: true }); } catch { return undefined; } })();
+        if (!st || !st.isDirectory()) return;
+        emit({ op: 'put', path: d, entry: metaOf(st, EntryKind.dir) });
+      }
     };
 
     // Renames first, parents before children: a moved directory carries its subtree along.
@@ -117,8 +138,12 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
       const h = vault.index.headAt(gid, e.rel);
       if (h && h.entry.kind === e.kind && BigInt.asIntN(64, h.entry.ino) === BigInt.asIntN(64, e.st.ino)) continue;
       const from = vault.index.headByIno(gid, e.st.ino).find((c: VersionRow) =>
-        c.entry.kind === e.kind && !c.path.equals(e.rel) && !onDisk(c.path, e.st.ino) && !isUnder(e.rel, c.path) && c.path.length > 0);
-      if (from) emit({ op: 'rename', path: e.rel, from: from.path });
+        c.entry.kind === e.kind && !c.path.equals(e.rel) && !present(c.path) && !isUnder(e.rel, c.path) && c.path.length > 0);
+      if (from) {
+        ensureParents(e.rel);
+        emit({ op: 'rename', path: e.rel, from: from.path });
+        if (e.kind === EntryKind.dir) dirRenames++;
+      }
     }
 
     // Then every new or changed entry, parents before children.
@@ -126,6 +151,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     for (const e of scan.entries) {
       const h = vault.index.headAt(gid, e.rel)?.entry;
       const abs = absPath(root, e.rel);
+      if (e.rel.length > 0) ensureParents(e.rel);
       if (e.kind === EntryKind.dir) {
         if (!h || h.kind !== EntryKind.dir || !sameMeta(h, e.st)) emit({ op: 'put', path: e.rel, entry: metaOf(e.st, EntryKind.dir) });
       } else if (e.kind === EntryKind.symlink) {
@@ -191,7 +217,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     vault.commit(opts.group, records);
     return {
       group: opts.group, firstSeq: records[0]?.seq ?? null, lastSeq: seq, records: records.length,
-      filesRead, bytesRead, bytesNew, entries: scan.entries.length, warnings, unstable,
+      filesRead, bytesRead, bytesNew, entries: scan.entries.length, warnings, unstable, dirRenames,
     };
   } catch (err) {
     vault.rollback();

@@ -7,7 +7,7 @@ import Database from 'better-sqlite3';
 import { TidemarkError } from '../../common/errors.js';
 import { parentOf, nameOf } from '../../common/rel-path.js';
 import { decodeExtents, encodeExtents } from '../journal/commit-codec.js';
-import { EntryKind, type EntryKindCode, type EntryState } from '../journal/journal-record.js';
+import { EntryKind, type CompactedCommit, type EntryKindCode, type EntryState, type RetainedPoint } from '../journal/journal-record.js';
 import { MIGRATIONS } from './schema.js';
 
 /** One version of one path, as stored in `versions` and `head`. */
@@ -60,11 +60,18 @@ export class IndexDb {
     } catch (err) {
       throw new TidemarkError('TM_IO', `Cannot open the vault index ${path}: ${(err as Error).message}`, { cause: err, hint: 'run `tidemark index rebuild` to recreate it from the packs' });
     }
-    this.db.pragma('busy_timeout = 10000');
-    if (!readonly) {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.migrate();
+    try {
+      this.db.pragma('busy_timeout = 10000');
+      if (!readonly) {
+        this.db.pragma('journal_mode = WAL');
+        this.db.pragma('synchronous = NORMAL');
+        this.migrate();
+      }
+    } catch (err) {
+      this.db.close();
+      throw new TidemarkError('TM_CORRUPT', `The vault index ${path} is damaged: ${(err as Error).message}`, {
+        cause: err, hint: 'the index is only a cache: run `tidemark index rebuild` to recreate it from the packs',
+      });
     }
   }
 
@@ -267,6 +274,101 @@ export class IndexDb {
 
   bookmark(groupId: number, name: string): { name: string; seq: number; time: number } | undefined {
     return this.stmt('SELECT name, seq, time FROM bookmarks WHERE group_id = ? AND name = ?').get(groupId, name) as { name: string; seq: number; time: number } | undefined;
+  }
+
+  // ---- retention: compacted commits and prune ---------------------------------------------
+
+  /** The seq up to which a compacted commit replaces the group's journal (0: none yet). */
+  compactedThrough(groupId: number): number {
+    return this.compacted(groupId).through;
+  }
+
+  /** The group's applied compacted commit: its through and generation (0, 0: none yet). */
+  compacted(groupId: number): { through: number; generation: number } {
+    return (this.stmt('SELECT compacted_through AS through, compacted_generation AS generation FROM groups WHERE id = ?').get(groupId) as { through: number; generation: number } | undefined)
+      ?? { through: 0, generation: 0 };
+  }
+
+  /** Every point of a group, in seq order. */
+  pointsOf(groupId: number): RetainedPoint[] {
+    return this.stmt('SELECT seq, time FROM points WHERE group_id = ? ORDER BY seq').all(groupId) as RetainedPoint[];
+  }
+
+  /** The group's journal commits, in seq order. */
+  commitsOf(groupId: number): { blob: Buffer; firstSeq: number; lastSeq: number }[] {
+    return this.stmt('SELECT blob, first_seq AS firstSeq, last_seq AS lastSeq FROM commits WHERE group_id = ? ORDER BY last_seq, first_seq').all(groupId) as { blob: Buffer; firstSeq: number; lastSeq: number }[];
+  }
+
+  /** How many version rows (tombstones included) a group has. */
+  versionCount(groupId: number): number {
+    return (this.stmt('SELECT count(*) AS n FROM versions WHERE group_id = ?').get(groupId) as { n: number }).n;
+  }
+
+  /** Every version of a group with seq <= `maxSeq`, in (path, seq) order, read into memory. */
+  versionsThrough(groupId: number, maxSeq: number): VersionRow[] {
+    return (this.stmt(`SELECT ${COLS} FROM versions WHERE group_id = ? AND seq <= ? ORDER BY path, seq`, true).all(groupId, maxSeq) as RawVersion[]).map(toRow);
+  }
+
+  /**
+   * (path, seq, kind) of every version of a group, in (path, seq) order: what the
+   * thinning of versions needs, without the entries.
+   */
+  versionKeys(groupId: number): { path: Buffer; seq: number; kind: number }[] {
+    return this.stmt('SELECT path, seq, kind FROM versions WHERE group_id = ? ORDER BY path, seq').all(groupId) as { path: Buffer; seq: number; kind: number }[];
+  }
+
+  private writeVersionRow(table: 'versions' | 'head', groupId: number, path: Buffer, seq: number, entry: EntryState): void {
+    const parent = path.length === 0 ? null : parentOf(path);
+    const name = path.length === 0 ? Buffer.alloc(0) : nameOf(path);
+    const extents = entry.kind === EntryKind.file ? encodeExtents(entry.extents) : null;
+    const args = [groupId, path, seq, parent, name, entry.kind, entry.mode, entry.uid, entry.gid, entry.mtimeNs, entry.ctimeNs, inoParam(entry.ino), entry.size, extents, entry.target, entry.link];
+    this.stmt(`INSERT OR REPLACE INTO ${table} (group_id, ${COLS.replace('path, seq, name', 'path, seq, parent, name')}) VALUES (${args.map(() => '?').join(', ')})`).run(...args);
+  }
+
+  /** Set `head` for `path` from its latest version (none, or a tombstone: no head row). */
+  private refreshHead(groupId: number, path: Buffer): void {
+    const r = this.stmt(`SELECT ${COLS} FROM versions WHERE group_id = ? AND path = ? ORDER BY seq DESC LIMIT 1`, true).get(groupId, path) as RawVersion | undefined;
+    if (!r || Number(r.kind) === EntryKind.tombstone) this.stmt('DELETE FROM head WHERE group_id = ? AND path = ?').run(groupId, path);
+    else this.writeVersionRow('head', groupId, path, Number(r.seq), toRow(r).entry);
+  }
+
+  /**
+   * Make the group's journal up to `c.through` exactly what the compacted commit says:
+   * its versions and points replace every version and point with seq <= through, the
+   * head of each path touched is recomputed, and the commits it supersedes are forgotten.
+   * Versions and points after `through` are left alone. Call inside a transaction, and
+   * only with a commit whose (through, generation) exceeds the applied one's.
+   */
+  applyCompacted(groupId: number, c: CompactedCommit): void {
+    const t = c.through;
+    const touched = new Map<string, Buffer>();
+    for (const r of this.stmt('SELECT DISTINCT path FROM versions WHERE group_id = ? AND seq <= ?').all(groupId, t) as { path: Buffer }[]) {
+      touched.set(r.path.toString('latin1'), r.path);
+    }
+    this.stmt('DELETE FROM versions WHERE group_id = ? AND seq <= ?').run(groupId, t);
+    this.stmt('DELETE FROM points WHERE group_id = ? AND seq <= ?').run(groupId, t);
+    for (const rec of c.records) {
+      this.writeVersionRow('versions', groupId, rec.path, rec.seq, rec.op === 'put' ? rec.entry : TOMBSTONE);
+      touched.set(rec.path.toString('latin1'), rec.path);
+    }
+    const addPoint = this.stmt('INSERT INTO points (group_id, seq, time) VALUES (?, ?, ?)');
+    for (const p of c.points) addPoint.run(groupId, p.seq, p.time);
+    for (const path of touched.values()) this.refreshHead(groupId, path);
+    this.stmt('UPDATE groups SET last_seq = max(last_seq, ?), compacted_through = ?, compacted_generation = ? WHERE id = ?').run(t, t, c.generation, groupId);
+    this.stmt('DELETE FROM commits WHERE group_id = ? AND last_seq <= ?').run(groupId, t);
+  }
+
+  /** Forget packs (and every blob row naming them); their files are deleted afterwards. */
+  dropPacks(packIds: readonly number[]): void {
+    for (const id of packIds) {
+      this.stmt('DELETE FROM blobs WHERE pack = ?').run(id);
+      this.stmt('DELETE FROM packs WHERE id = ?').run(id);
+    }
+  }
+
+  /** Point an existing blob row at its copy in another pack. */
+  moveBlob(id: Buffer, packId: number, offset: number, length: number): void {
+    this.stmt('UPDATE blobs SET pack = ?, offset = ?, length = ? WHERE id = ?').run(packId, offset, length, id);
   }
 }
 

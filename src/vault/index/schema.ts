@@ -28,8 +28,9 @@ export const MIGRATIONS: readonly string[] = [
     consistency TEXT NOT NULL, tags TEXT NOT NULL, file TEXT NOT NULL, PRIMARY KEY (group_id, name));
   `,
   // Retention: the seq up to which a compacted commit (written by prune) replaces the
-  // group's journal; commits ending at or before it are superseded.
+  // group's journal (commits ending at or before it are superseded), and its generation.
   `
   ALTER TABLE groups ADD COLUMN compacted_through INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE groups ADD COLUMN compacted_generation INTEGER NOT NULL DEFAULT 0;
   `,
 ];

@@ -10,12 +10,13 @@
  * The seq of record i is first seq + i.
  *
  * Version 2, a compacted commit written by `prune` (docs/FORMAT-retention.md):
- *   commit  "TMJC" | version u8 (=2) | group (u32 len + UTF-8) | through u64 |
+ *   commit  "TMJC" | version u8 (=2) | group (u32 len + UTF-8) | through u64 | generation u32 |
  *           point count u32 | points | record count u32 | records
  *   point   seq u64 | time i64 (ms)          strictly increasing seq, every seq <= through
  *   record  seq u64 | op u8 (1 put, 2 delete) | path (u32 len + bytes) | body (put: as above)
  *           seq <= through; records sorted by (seq, path); (path, seq) unique
- * It replaces every commit of its group whose last seq is <= through.
+ * It replaces every commit of its group whose last seq is <= through, and every compacted
+ * commit of the group with a lower (through, generation).
  */
 import { ByteReader, ByteWriter } from '../../common/byte-io.js';
 import { TidemarkError } from '../../common/errors.js';
@@ -134,7 +135,7 @@ export function compareCompacted(a: { seq: number; path: Buffer }, b: { seq: num
 /** Encode a compacted commit (version 2); checks the invariants the decoder enforces. */
 export function encodeCompactedCommit(c: CompactedCommit): Buffer {
   const w = new ByteWriter(1024 + c.points.length * 16 + c.records.length * 128);
-  w.bytes(MAGIC).u8(2).lbytes(Buffer.from(c.group, 'utf8')).u64(c.through).u32(c.points.length);
+  w.bytes(MAGIC).u8(2).lbytes(Buffer.from(c.group, 'utf8')).u64(c.through).u32(c.generation).u32(c.points.length);
   let prev = 0;
   for (const p of c.points) {
     if (p.seq <= prev || p.seq > c.through) throw new TidemarkError('TM_INTERNAL', `compacted commit point seq:${p.seq} out of order or beyond through ${c.through}`);
@@ -154,6 +155,7 @@ export function encodeCompactedCommit(c: CompactedCommit): Buffer {
 function decodeCompacted(r: ByteReader, what: string): CompactedCommit {
   const group = r.lbytes().toString('utf8');
   const through = r.num64();
+  const generation = r.u32();
   const npoints = r.u32();
   if (npoints * 16 > r.remaining) throw new TidemarkError('TM_FORMAT', `${what}: point count ${npoints} exceeds the data`);
   const points: RetainedPoint[] = [];
@@ -181,5 +183,5 @@ function decodeCompacted(r: ByteReader, what: string): CompactedCommit {
     records.push(rec);
   }
   if (r.remaining !== 0) throw new TidemarkError('TM_FORMAT', `${what}: ${r.remaining} trailing bytes`);
-  return { kind: 'compacted', group, through, points, records };
+  return { kind: 'compacted', group, through, generation, points, records };
 }

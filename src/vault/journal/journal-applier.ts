@@ -5,7 +5,7 @@
  * point-in-time reads never replay the journal.
  */
 import { TidemarkError } from '../../common/errors.js';
-import { displayPath } from '../../common/rel-path.js';
+import { assertSafeRel, displayPath, parentOf } from '../../common/rel-path.js';
 import { TOMBSTONE, type IndexDb } from '../index/index-db.js';
 import { EntryKind, type JournalRecord } from './journal-record.js';
 
@@ -23,7 +23,32 @@ function tombstoneSubtree(db: IndexDb, groupId: number, path: Buffer, seq: numbe
 }
 
 /** Apply one record of group `groupId`; the caller wraps a commit in one transaction. */
+/**
+ * Refuse a record that no capture could have produced: an unsafe name, or a path whose
+ * parent is not a directory at that point (e.g. a file "below" a symlink). A crafted or
+ * damaged journal is reported, never materialized.
+ */
+function validate(db: IndexDb, groupId: number, rec: JournalRecord): void {
+  const where = `journal record seq:${rec.seq}`;
+  assertSafeRel(rec.path, where);
+  if (rec.op === 'rename') assertSafeRel(rec.from, where);
+  if (rec.op === 'put' && rec.entry.link) assertSafeRel(rec.entry.link, where);
+  if (rec.path.length === 0) {
+    if (rec.op === 'put' && rec.entry.kind === EntryKind.dir) return;
+    throw new TidemarkError('TM_FORMAT', `${where} ${rec.op === 'put' ? 'makes the root a non-directory' : `${rec.op}s the root`}`);
+  }
+  if (rec.op === 'rename' && rec.from.length === 0) throw new TidemarkError('TM_FORMAT', `${where} renames the root`);
+  if (rec.op === 'delete') return;
+  const parent = parentOf(rec.path);
+  if (parent.length === 0) return;
+  const p = db.headAt(groupId, parent);
+  if (!p || p.entry.kind !== EntryKind.dir) {
+    throw new TidemarkError('TM_FORMAT', `${where} puts ${JSON.stringify(displayPath(rec.path))} below something that is not a directory`);
+  }
+}
+
 export function applyRecord(db: IndexDb, groupId: number, rec: JournalRecord): void {
+  validate(db, groupId, rec);
   switch (rec.op) {
     case 'put': {
       const old = db.headAt(groupId, rec.path);

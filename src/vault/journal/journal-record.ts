@@ -86,6 +86,11 @@ export interface CompactedCommit {
   kind: 'compacted';
   group: string;
   through: number;
+  /**
+   * 1 for the group's first compacted commit, then one more each time: of two compacted
+   * commits with the same `through`, the higher generation replaces the other.
+   */
+  generation: number;
   points: RetainedPoint[];
   records: CompactedRecord[];
 }

@@ -1,0 +1,53 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { decodeCommit, encodeCommit, encodeCompactedCommit } from './commit-codec.js';
+import { EntryKind, isCompacted, type CompactedCommit, type EntryState } from './journal-record.js';
+
+const file: EntryState = {
+  kind: EntryKind.file, mode: 0o644, uid: 1000, gid: 1000, mtimeNs: 1_700_000_000_123_456_789n, ctimeNs: 1_700_000_000_987_654_321n,
+  ino: 2n ** 63n + 5n, size: 10, extents: [{ id: Buffer.alloc(32, 7), length: 6 }, { id: null, length: 4 }], target: null, link: null,
+};
+const link: EntryState = { ...file, kind: EntryKind.symlink, size: 0, extents: [], target: Buffer.from('../x'), ino: 9n };
+
+const compacted: CompactedCommit = {
+  kind: 'compacted', group: 'g', through: 40, generation: 3,
+  points: [{ seq: 2, time: 1000 }, { seq: 17, time: 5000 }, { seq: 40, time: 9000 }],
+  records: [
+    { op: 'put', seq: 1, path: Buffer.from('a'), entry: file },
+    { op: 'put', seq: 1, path: Buffer.from('b'), entry: link },
+    { op: 'delete', seq: 17, path: Buffer.from('a') },
+    { op: 'put', seq: 33, path: Buffer.from([0x66, 0xff]), entry: { ...file, link: Buffer.from('a') } },
+  ],
+};
+
+describe('compacted commits (version 2)', () => {
+  it('round-trip: points, shared seqs, tombstones, inode numbers above 2^63, hard links', () => {
+    const back = decodeCommit(encodeCompactedCommit(compacted), 'test');
+    assert.ok(isCompacted(back));
+    assert.deepEqual(back, compacted);
+  });
+
+  it('version 1 commits still decode as plain commits', () => {
+    const plain = { group: 'g', firstSeq: 5, records: [{ op: 'put' as const, seq: 5, time: 1, path: Buffer.from('a'), entry: { ...file, ino: 5n } }] };
+    const back = decodeCommit(encodeCommit(plain), 'test');
+    assert.equal(isCompacted(back), false);
+    assert.deepEqual(back, plain);
+  });
+
+  it('refuses to encode records out of order or beyond through', () => {
+    assert.throws(() => encodeCompactedCommit({ ...compacted, records: [...compacted.records].reverse() }), /out of order/);
+    assert.throws(() => encodeCompactedCommit({ ...compacted, through: 20 }), /beyond through/);
+    assert.throws(() => encodeCompactedCommit({ ...compacted, points: [{ seq: 5, time: 0 }, { seq: 5, time: 0 }] }), /out of order/);
+  });
+
+  it('rejects damaged encodings with TM_FORMAT, never reading past the end', () => {
+    const good = encodeCompactedCommit(compacted);
+    for (let cut = 5; cut < good.length; cut += 7) {
+      assert.throws(() => decodeCommit(good.subarray(0, cut), 'test'), (e: Error & { code?: string }) => e.code === 'TM_FORMAT', `cut at ${cut}`);
+    }
+    const bad = Buffer.from(good);
+    bad[4] = 3;
+    assert.throws(() => decodeCommit(bad, 'test'), /unsupported commit version 3/);
+    assert.throws(() => decodeCommit(Buffer.concat([good, Buffer.from([0])]), 'test'), /trailing/);
+  });
+});
