@@ -360,7 +360,7 @@ async function main(): Promise<void> {
     for (const dir of [REPO_ROOT, dirname(resolve(opt.docs!))]) {
       try {
         commit = execFileSync('git', ['-C', dir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-        const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--', 'src'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+        const dirty = execFileSync('git', ['-C', dir, 'status', '--porcelain', '--', ':/src'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
         if (dirty) commit += ' with uncommitted changes in src/';
         break;
       } catch { /* not a checkout */ }

@@ -109,6 +109,14 @@ export function targets(r: BenchReport): Target[] {
   speed('First backup throughput (their time / ours)', (t) => t.first, 1.5);
   speed('Incremental backup throughput (their time / ours)', (t) => t.incremental, 2);
   speed('Restore throughput (their time / ours)', (t) => t.restore, 1.5);
+  // CPU time is much less sensitive to other load on the machine than wall time
+  const cpu = (metric: string, pick: (t: ToolFigures) => Phase): void => {
+    const vs = (o?: ToolFigures): string => (o ? ratio(pick(o).cpuSeconds / pick(us).cpuSeconds) : '-');
+    out.push({ metric, vsRestic: vs(restic), vsBorg: vs(borg), target: '(information)', status: '-' });
+  };
+  cpu('First backup CPU time (theirs / ours)', (t) => t.first);
+  cpu('Incremental backup CPU time (theirs / ours)', (t) => t.incremental);
+  cpu('Restore CPU time (theirs / ours)', (t) => t.restore);
   const size = (o?: ToolFigures): number => (o ? us.sizeAfterIncremental / o.sizeAfterIncremental : NaN);
   const sx = size(restic);
   out.push({
@@ -126,7 +134,7 @@ export function targets(r: BenchReport): Target[] {
 
 export function targetsTable(r: BenchReport): string {
   return table(['Metric', 'vs restic', 'vs borg', 'Target', 'Status'],
-    targets(r).map((t) => [t.metric, t.vsRestic, t.vsBorg, t.target, `**${t.status}**`]), ['l', 'r', 'r', 'l', 'l']);
+    targets(r).map((t) => [t.metric, t.vsRestic, t.vsBorg, t.target, t.status === '-' ? '-' : `**${t.status}**`]), ['l', 'r', 'r', 'l', 'l']);
 }
 
 export function renderSection(r: BenchReport): string {
@@ -165,7 +173,8 @@ export function renderSection(r: BenchReport): string {
     '',
     '### Ratios and targets',
     '',
-    'Throughput ratio = their wall time / tidemark\'s (above 1 means tidemark is faster); size ratio = tidemark\'s size / theirs (below 1 means tidemark is smaller).',
+    'Throughput ratio = their wall time / tidemark\'s (above 1 means tidemark is faster); size ratio = tidemark\'s size / theirs (below 1 means tidemark is smaller); ' +
+      'CPU-time ratio = their user + system CPU seconds / tidemark\'s (above 1 means tidemark needs less CPU; hardly affected by other load on the machine).',
     '',
     targetsTable(r),
     END_MARK,

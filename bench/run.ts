@@ -5,6 +5,7 @@
  *   npm run bench -- --corpus DIR [--mutate-script PATH] [--work DIR] [--out docs/PERFORMANCE.md]
  *                    [--percent 5] [--seed 1] [--tools tidemark,restic,borg] [--repeat 1]
  *                    [--keep] [--timeout-min 60] [--quiet-wait-min 5] [--cpu-prof DIR]
+ *                    [--save-json FILE]
  *
  * The corpus is NOT part of this project. The shared, deterministic corpus used for the
  * published figures is built by the generator next to this project:
@@ -35,6 +36,7 @@
  * machine uses under 0.15 core. --repeat N (at most 10)
  * does N complete runs, each from a fresh copy, and reports the fastest run of each phase.
  *
+ * --save-json FILE also writes all the figures as JSON.
  * --cpu-prof DIR runs tidemark under `node --cpu-prof` (profiles in DIR/<phase>/) and prints
  * where it spends its time; the profiler slows tidemark down, so do not publish those figures.
  */
@@ -55,7 +57,7 @@ const projectRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 
 const USAGE = `usage: npm run bench -- --corpus DIR [--mutate-script PATH] [--work DIR] [--out FILE|-]
          [--percent 5] [--seed 1] [--tools tidemark,restic,borg] [--repeat 1] [--keep] [--timeout-min 60]
-         [--quiet-wait-min 5] [--cpu-prof DIR]
+         [--quiet-wait-min 5] [--cpu-prof DIR] [--save-json FILE]
 Build the shared corpus first, e.g.: bash ../shared/bench/corpus.sh /tmp/corpus 1024`;
 
 interface Options {
@@ -71,6 +73,7 @@ interface Options {
   timeoutMs: number;
   quietWaitMs: number;
   cpuProf?: string;
+  saveJson?: string;
 }
 
 function parseOptions(argv: string[]): Options {
@@ -89,6 +92,7 @@ function parseOptions(argv: string[]): Options {
       'timeout-min': { type: 'string', default: '60' },
       'quiet-wait-min': { type: 'string', default: '5' },
       'cpu-prof': { type: 'string' },
+      'save-json': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -116,6 +120,7 @@ function parseOptions(argv: string[]): Options {
     timeoutMs: num('timeout-min', values['timeout-min'], 1) * 60_000,
     quietWaitMs: num('quiet-wait-min', values['quiet-wait-min'], 0) * 60_000,
     cpuProf: values['cpu-prof'] ? resolve(values['cpu-prof']) : undefined,
+    saveJson: values['save-json'] ? resolve(values['save-json']) : undefined,
   };
 }
 
@@ -208,6 +213,7 @@ async function main(): Promise<void> {
     tools: figures,
     notes,
   };
+  if (o.saveJson) await fs.writeFile(o.saveJson, `${JSON.stringify(report, null, 2)}\n`);
   console.log(`\n${figuresTable(report)}\n\n${sizeTable(report)}\n\n${targetsTable(report)}\n`);
 
   if (o.cpuProf) {

@@ -11,7 +11,7 @@ import {
   lutimesSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, chmodSync, utimesSync, writeSync, chownSync,
 } from 'node:fs';
 import { TidemarkError, isErrno, wrapIo } from '../common/errors.js';
-import { displayPath, isSafeName } from '../common/rel-path.js';
+import { displayPath, isSafeName, joinRel } from '../common/rel-path.js';
 import type { Vault } from '../vault/vault.js';
 import type { VersionRow } from '../vault/index/index-db.js';
 import { EntryKind, type EntryState } from '../vault/journal/journal-record.js';
@@ -139,6 +139,13 @@ class Restorer {
       const { path, abs } = stack.pop()!;
       for (const c of this.vault.index.childrenAt(this.p.groupId, path, this.p.seq)) {
         const cabs = this.child(abs, c.name);
+        // The index is a cache anyone with write access could alter: a row whose path is
+        // not its parent's path plus its name is refused, never followed.
+        if (!c.path.equals(joinRel(path, c.name))) {
+          throw new TidemarkError('TM_UNSAFE_PATH', `Refusing index entry ${JSON.stringify(displayPath(c.path))}: it is not ${JSON.stringify(displayPath(joinRel(path, c.name)))}`, {
+            hint: 'the index was altered or damaged: run `tidemark index rebuild`',
+          });
+        }
         if (c.entry.kind === EntryKind.dir) {
           if (!this.clear(cabs, true)) mkdirSync(cabs, { mode: 0o700 });
           else if (!lstatSync(cabs).isDirectory()) throw new TidemarkError('TM_UNSAFE_PATH', `${cabs.toString()} is not a directory`);

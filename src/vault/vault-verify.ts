@@ -128,6 +128,12 @@ export function verifyVault(vault: Vault, opts: VerifyOptions = {}): VerifyRepor
       }
     }
   }
+  // A damaged journal commit affects points, not files: name the seq range it holds.
+  const commitOf = vault.index.db.prepare('SELECT g.name AS grp, c.first_seq AS a, c.last_seq AS b FROM commits c JOIN groups g ON g.id = c.group_id WHERE c.blob = ?');
+  for (const [hex, p] of badBlobs) {
+    const c = commitOf.get(Buffer.from(hex, 'hex')) as { grp: string; a: number; b: number } | undefined;
+    if (c) p.affected.push({ group: c.grp, path: `(journal records seq:${c.a}..seq:${c.b}; the index still has them, \`index rebuild\` would lose them)`, seqs: [c.a, c.b] });
+  }
   const affected = affectedBy(vault, new Set(badBlobs.keys()));
   for (const [hex, p] of badBlobs) for (const a of affected.get(hex) ?? []) if (!p.affected.includes(a)) p.affected.push(a);
   const serious = problems.filter((p) => p.kind !== 'unindexed-pack');

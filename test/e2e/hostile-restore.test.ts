@@ -89,7 +89,7 @@ const CASES: HostileCase[] = [
     name: 'absolute paths',
     records: (x, c) => [
       x.file(path.join(c.outside, 'abs-pwned'), MARKER), x.file(`${c.nowhere}/pwned`, MARKER),
-      x.dir('/x'), x.file('/x/pwned', MARKER), x.file('m.txt', MARKER), x.rename('m.txt', '/m-abs'),
+      x.dir('/x'), x.file('/x/pwned', MARKER), x.file('m.txt', 'm\n'), x.rename('m.txt', '/m-abs'),
     ],
     paths: (c) => [path.join(c.outside, 'abs-pwned'), '/x/pwned', '/m-abs', 'x'],
   },
@@ -137,14 +137,14 @@ const CASES: HostileCase[] = [
   {
     name: 'renames from and to hostile paths',
     records: (x) => [
-      x.file('m1', MARKER), x.rename('m1', '../renamed'), x.rename('dir', '../dir-moved'), x.rename('../nowhere', 'from-nowhere'),
-      x.file('m2', MARKER), x.rename('m2', 'a/../../m2'), x.dir('q'), x.file('q/m3', MARKER), x.rename('q', '..'),
+      x.file('m1', 'm\n'), x.rename('m1', '../renamed'), x.rename('dir', '../dir-moved'), x.rename('../nowhere', 'from-nowhere'),
+      x.file('m2', 'm\n'), x.rename('m2', 'a/../../m2'), x.dir('q'), x.file('q/m3', 'm\n'), x.rename('q', '..'),
     ],
     paths: () => ['from-nowhere', '..', 'dir'],
   },
   {
     name: 'a rename of a directory into itself',
-    records: (x) => [x.file('dir/m', MARKER), x.rename('dir', 'dir/sub')],
+    records: (x) => [x.file('dir/m', 'm\n'), x.rename('dir', 'dir/sub')],
     paths: () => ['dir', 'dir/sub'],
   },
 ];
@@ -199,8 +199,9 @@ function writeCommit(v: Vault, drafts: (x: Builder) => RecordDraft[], way: Way):
     if (way === 'apply') for (const r of records) v.apply(gid, r);
     if (way === 'index') {
       for (const r of records) {
-        // A rename lands as a hostile file at its destination.
-        const put = r.op === 'put' ? r : r.op === 'rename' ? x.file(r.path, MARKER) : undefined;
+        // A rename lands as a file at its destination (with ordinary content: a safe
+        // destination is not hostile).
+        const put = r.op === 'put' ? r : r.op === 'rename' ? x.file(r.path, 'moved\n') : undefined;
         if (put?.op === 'put') v.index.putVersion(gid, r.path, r.seq, put.entry);
         v.index.addPoint(gid, r.seq, r.time);
       }

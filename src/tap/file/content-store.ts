@@ -47,8 +47,12 @@ export class ContentStore {
     return chunk.length;
   }
 
-  /** Capture the content of the file at `path` (a Buffer path: any byte string works). */
-  capture(path: Buffer | string, onBytes?: (n: number) => void): CapturedContent {
+  /**
+   * Capture the content of the file at `path` (a Buffer path: any byte string works),
+   * reading it up to `attempts` times until a read sees no change (the live tap reads once
+   * and retries in its next capture, so one busy file cannot hold up the others).
+   */
+  capture(path: Buffer | string, onBytes?: (n: number) => void, attempts = MAX_ATTEMPTS): CapturedContent {
     const fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NOATIME);
     try {
       let bytesRead = 0;
@@ -73,7 +77,7 @@ export class ContentStore {
         if (last) bytesNew += this.storeChunk(last, extents);
         const after = fstatSync(fd, { bigint: true });
         const stable = sameStat(before, after) && BigInt(pos) === after.size;
-        if (stable || attempt >= MAX_ATTEMPTS) return { extents, stat: after, bytesRead, bytesNew, unstable: !stable };
+        if (stable || attempt >= attempts) return { extents, stat: after, bytesRead, bytesNew, unstable: !stable };
       }
     } finally {
       closeSync(fd);

@@ -138,7 +138,9 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
       const h = vault.index.headAt(gid, e.rel);
       if (h && h.entry.kind === e.kind && BigInt.asIntN(64, h.entry.ino) === BigInt.asIntN(64, e.st.ino)) continue;
       const from = vault.index.headByIno(gid, e.st.ino).find((c: VersionRow) =>
-        c.entry.kind === e.kind && !c.path.equals(e.rel) && !present(c.path) && !isUnder(e.rel, c.path) && c.path.length > 0);
+        c.entry.kind === e.kind && !c.path.equals(e.rel) && !present(c.path) && !isUnder(e.rel, c.path) && c.path.length > 0 &&
+        // A rename keeps a file's size and mtime; a new file that reused the inode does not.
+        (e.kind !== EntryKind.file || (c.entry.size === Number(e.st.size) && c.entry.mtimeNs === e.st.mtimeNs)));
       if (from) {
         ensureParents(e.rel);
         emit({ op: 'rename', path: e.rel, from: from.path });
@@ -175,7 +177,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
         } else {
           let got;
           try {
-            got = store.capture(abs, (n) => { progress.bytesRead += n; });
+            got = store.capture(abs, (n) => { progress.bytesRead += n; }, opts.deferUnstable ? 1 : undefined);
           } catch (err) {
             const code = (err as NodeJS.ErrnoException).code;
             if (code === 'ENOENT' || code === 'ELOOP') continue; // replaced or removed while we looked
