@@ -4,7 +4,8 @@
  * nothing and restore as sparse. A file that changes while it is read is read again.
  */
 import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
-import { Chunker, gearTable } from '../../chunking/chunker.js';
+import { findBoundary, gearTable } from '../../chunking/chunker.js';
+import type { ChunkerParams } from '../../chunking/chunker-api.js';
 import type { Vault } from '../../vault/vault.js';
 import type { Extent } from '../../vault/journal/journal-record.js';
 import type { BigIntStats } from 'node:fs';
@@ -27,12 +28,17 @@ function sameStat(a: BigIntStats, b: BigIntStats): boolean {
 }
 
 export class ContentStore {
-  private readonly chunker: Chunker;
-  private zeros: Buffer;
+  private readonly gear: Uint32Array;
+  private readonly params: ChunkerParams;
+  private readonly zeros: Buffer;
+  /** read window: one maximal chunk plus one read */
+  private readonly window: Buffer;
 
   constructor(private readonly vault: Vault) {
-    this.chunker = new Chunker(vault.config.chunker, gearTable(vault.key.gearSeed));
-    this.zeros = Buffer.alloc(vault.config.chunker.maxSize);
+    this.params = vault.config.chunker;
+    this.gear = gearTable(vault.key.gearSeed);
+    this.zeros = Buffer.alloc(this.params.maxSize);
+    this.window = Buffer.allocUnsafe(this.params.maxSize + READ_SIZE);
   }
 
   private storeChunk(chunk: Uint8Array, extents: Extent[]): number {
@@ -60,21 +66,35 @@ export class ContentStore {
       for (let attempt = 1; ; attempt++) {
         const before = fstatSync(fd, { bigint: true });
         const extents: Extent[] = [];
+        // One reusable window, cut in place with findBoundary: every chunk is consumed
+        // (hashed, and copied or sealed) before the window moves, so nothing here allocates
+        // per read. Cuts are exactly those of the streaming Chunker.
+        const buf = this.window;
         let pos = 0;
-        this.chunker.finish();
+        let start = 0;
+        let end = 0;
+        let eof = false;
         for (;;) {
-          // Size reads to the file: a fresh 4 MiB buffer per small file is GC churn.
-          const want = Math.max(64 * 1024, Math.min(READ_SIZE, Number(before.size) - pos + 1));
-          const buf = Buffer.allocUnsafe(want);
-          const n = readSync(fd, buf, 0, want, pos);
-          if (n === 0) break;
-          pos += n;
-          bytesRead += n;
-          onBytes?.(n);
-          for (const c of this.chunker.push(buf.subarray(0, n))) bytesNew += this.storeChunk(c, extents);
+          while (!eof && end < buf.length) {
+            const n = readSync(fd, buf, end, buf.length - end, pos);
+            if (n === 0) { eof = true; break; }
+            end += n;
+            pos += n;
+            bytesRead += n;
+            onBytes?.(n);
+          }
+          for (let len = findBoundary(buf, start, end, this.params, this.gear); len > 0; len = findBoundary(buf, start, end, this.params, this.gear)) {
+            bytesNew += this.storeChunk(buf.subarray(start, start + len), extents);
+            start += len;
+          }
+          if (eof) {
+            if (start < end) bytesNew += this.storeChunk(buf.subarray(start, end), extents);
+            break;
+          }
+          buf.copyWithin(0, start, end);
+          end -= start;
+          start = 0;
         }
-        const last = this.chunker.finish();
-        if (last) bytesNew += this.storeChunk(last, extents);
         const after = fstatSync(fd, { bigint: true });
         const stable = sameStat(before, after) && BigInt(pos) === after.size;
         if (stable || attempt >= attempts) return { extents, stat: after, bytesRead, bytesNew, unstable: !stable };

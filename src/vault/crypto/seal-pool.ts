@@ -62,7 +62,7 @@ export class SealPool {
   private inFlightBytes = 0;
   private readonly pendingIds = new Set<string>();
 
-  constructor(key: MasterKey, zstdPath: string, threads: number, private readonly maxInFlightBytes = 64 * 1024 * 1024, level = 3) {
+  constructor(key: MasterKey, zstdPath: string, threads: number, private readonly maxInFlightBytes = 16 * 1024 * 1024, level = 3) {
     const shared = new SharedArrayBuffer(4);
     this.counter = new Int32Array(shared);
     for (let i = 0; i < threads; i++) {
@@ -71,6 +71,9 @@ export class SealPool {
         eval: true,
         workerData: { encKey: Buffer.from(key.encKey), counter: shared, port: port2, zstdPath, level },
         transferList: [port2],
+        // A small heap: the worker holds nothing between chunks, and a large young
+        // generation only delays freeing the buffers it churns through.
+        resourceLimits: { maxYoungGenerationSizeMb: 4, maxOldGenerationSizeMb: 64 },
       });
       w.unref();
       this.workers.push(w);
