@@ -7,9 +7,9 @@
  * Nothing is written outside the target root, whatever the vault contains.
  */
 import {
-  closeSync, constants as fsc, fchmodSync, fchownSync, ftruncateSync, futimesSync, lchownSync, linkSync, lstatSync,
-  lutimesSync, mkdirSync, openSync, readdirSync, rmSync, symlinkSync, chmodSync, utimesSync, writeSync, chownSync,
+  constants as fsc, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, rmSync, symlinkSync, chmodSync, utimesSync, chownSync,
 } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { TidemarkError, isErrno, wrapIo } from '../common/errors.js';
 import { displayPath, isSafeName, joinRel } from '../common/rel-path.js';
 import type { Vault } from '../vault/vault.js';
@@ -39,6 +39,9 @@ export interface RestoreStats {
 
 const isRoot = process.getuid?.() === 0;
 
+/** Files being written at once: enough to keep the I/O threads busy, bounded in memory. */
+const MAX_IN_FLIGHT = 16;
+
 function seconds(ns: bigint): number {
   return Number(ns) / 1e9;
 }
@@ -46,7 +49,9 @@ function seconds(ns: bigint): number {
 class Restorer {
   readonly stats: RestoreStats = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytes: 0, warnings: [], damaged: [] };
   /** inode (as captured) → restored path and content, to recreate hard links */
-  private readonly links = new Map<bigint, { abs: Buffer; e: EntryState }>();
+  private readonly links = new Map<bigint, { abs: Buffer; e: EntryState; done: Promise<boolean> }>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: unknown = undefined;
   private lastProgress = 0;
 
   constructor(private readonly vault: Vault, private readonly p: ResolvedPoint, private readonly opts: RestoreOptions) {}
@@ -75,52 +80,79 @@ class Restorer {
     return Buffer.concat([dirAbs, Buffer.from('/'), name]);
   }
 
-  private writeFile(abs: Buffer, e: EntryState): void {
+  private async writeFile(abs: Buffer, e: EntryState): Promise<void> {
     const link = e.ino !== 0n ? this.links.get(e.ino) : undefined;
     if (link && link.e.size === e.size && link.e.extents.length === e.extents.length &&
         link.e.extents.every((x, i) => x.length === e.extents[i]!.length && (x.id === null ? e.extents[i]!.id === null : x.id.equals(e.extents[i]!.id ?? Buffer.alloc(0))))) {
-      this.clear(abs, false);
-      linkSync(link.abs, abs);
-      this.stats.hardlinks++;
-      this.stats.files++;
-      return;
+      // Another name of a file being written: link once it is complete (if it could be).
+      if (await link.done) {
+        this.clear(abs, false);
+        linkSync(link.abs, abs);
+        this.stats.hardlinks++;
+        this.stats.files++;
+        return;
+      }
     }
     this.clear(abs, false);
-    const fd = openSync(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+    let finished: (ok: boolean) => void = () => undefined;
+    if (e.ino !== 0n) this.links.set(e.ino, { abs, e, done: new Promise<boolean>((res) => { finished = res; }) });
+    let ok = false;
     try {
-      let pos = 0;
-      for (const x of e.extents) {
-        if (x.id !== null) {
-          const data = this.vault.readBlob(x.id);
-          if (data.length !== x.length) throw new TidemarkError('TM_CORRUPT', `chunk ${x.id.toString('hex').slice(0, 16)} has ${data.length} bytes, the journal says ${x.length}`);
-          let off = 0;
-          while (off < data.length) off += writeSync(fd, data, off, data.length - off, pos + off);
-          this.stats.bytes += data.length;
+      const fh = await open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
+      try {
+        let pos = 0;
+        for (const x of e.extents) {
+          if (x.id !== null) {
+            const data = this.vault.readBlob(x.id);
+            if (data.length !== x.length) throw new TidemarkError('TM_CORRUPT', `chunk ${x.id.toString('hex').slice(0, 16)} has ${data.length} bytes, the journal says ${x.length}`);
+            let off = 0;
+            while (off < data.length) off += (await fh.write(data, off, data.length - off, pos + off)).bytesWritten;
+            this.stats.bytes += data.length;
+          }
+          pos += x.length;
+          this.progress();
         }
-        pos += x.length;
-        this.progress();
+        // Holes stay holes: skipped extents are never written, the size is set once.
+        await fh.truncate(e.size);
+        if (isRoot) await fh.chown(e.uid, e.gid);
+        await fh.chmod(e.mode);
+        await fh.utimes(seconds(e.mtimeNs), seconds(e.mtimeNs));
+      } finally {
+        await fh.close();
       }
-      // Holes stay holes: skipped extents are never written, the size is set once.
-      ftruncateSync(fd, e.size);
-      if (isRoot) fchownSync(fd, e.uid, e.gid);
-      fchmodSync(fd, e.mode);
-      futimesSync(fd, seconds(e.mtimeNs), seconds(e.mtimeNs));
+      ok = true;
     } finally {
-      closeSync(fd);
+      finished(ok);
     }
-    if (e.ino !== 0n) this.links.set(e.ino, { abs, e });
     this.stats.files++;
   }
 
   /** Damaged data costs only the files it belongs to: they are left out and listed. */
-  private writeFileOrRecordDamage(abs: Buffer, row: VersionRow): void {
+  private async writeFileOrRecordDamage(abs: Buffer, row: VersionRow): Promise<void> {
     try {
-      this.writeFile(abs, row.entry);
+      await this.writeFile(abs, row.entry);
     } catch (err) {
       if (!(err instanceof TidemarkError) || err.code !== 'TM_CORRUPT') throw err;
       rmSync(abs, { force: true });
       this.stats.damaged.push({ path: displayPath(row.path), error: err.message });
     }
+  }
+
+  /**
+   * Start writing a file, keeping at most MAX_IN_FLIGHT in flight: creating and writing
+   * files overlaps in the I/O threads while this thread decrypts the next chunks.
+   */
+  private async spawn(abs: Buffer, row: VersionRow): Promise<void> {
+    const task: Promise<void> = this.writeFileOrRecordDamage(abs, row).catch((err: unknown) => { this.failure ??= err; })
+      .finally(() => { this.inFlight.delete(task); });
+    this.inFlight.add(task);
+    while (this.inFlight.size >= MAX_IN_FLIGHT) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  private async settle(): Promise<void> {
+    while (this.inFlight.size > 0) await Promise.race(this.inFlight);
+    if (this.failure) throw this.failure;
   }
 
   private writeSymlink(abs: Buffer, e: EntryState): void {
@@ -132,7 +164,7 @@ class Restorer {
   }
 
   /** Restore the directory `row` into the (existing, real) directory `abs`. */
-  run(root: VersionRow, rootAbs: Buffer): void {
+  async run(root: VersionRow, rootAbs: Buffer): Promise<void> {
     const finishDirs: { abs: Buffer; e: EntryState }[] = [{ abs: rootAbs, e: root.entry }];
     const stack: { path: Buffer; abs: Buffer }[] = [{ path: root.path, abs: rootAbs }];
     while (stack.length > 0) {
@@ -155,10 +187,11 @@ class Restorer {
         } else if (c.entry.kind === EntryKind.symlink) {
           this.writeSymlink(cabs, c.entry);
         } else if (c.entry.kind === EntryKind.file) {
-          this.writeFileOrRecordDamage(cabs, c);
+          await this.spawn(cabs, c);
         }
       }
     }
+    await this.settle();
     // Children first, so setting a directory's mtime and mode is the last touch it gets.
     for (let i = finishDirs.length - 1; i >= 0; i--) {
       const { abs, e } = finishDirs[i]!;
@@ -168,16 +201,16 @@ class Restorer {
     }
   }
 
-  restoreEntry(row: VersionRow, target: Buffer): void {
+  async restoreEntry(row: VersionRow, target: Buffer): Promise<void> {
     if (row.entry.kind === EntryKind.dir) return this.run(row, target);
     const abs = this.child(target, row.name);
-    if (row.entry.kind === EntryKind.file) this.writeFileOrRecordDamage(abs, row);
+    if (row.entry.kind === EntryKind.file) await this.writeFileOrRecordDamage(abs, row);
     else if (row.entry.kind === EntryKind.symlink) this.writeSymlink(abs, row.entry);
   }
 }
 
 /** Restore the point `p` (or `opts.subpath` of it) under `target`. */
-export function restoreTree(vault: Vault, p: ResolvedPoint, target: string, opts: RestoreOptions = {}): RestoreStats {
+export async function restoreTree(vault: Vault, p: ResolvedPoint, target: string, opts: RestoreOptions = {}): Promise<RestoreStats> {
   const row = requireEntry(vault, p, opts.subpath ?? Buffer.alloc(0));
   try {
     mkdirSync(target, { recursive: true });
@@ -190,7 +223,7 @@ export function restoreTree(vault: Vault, p: ResolvedPoint, target: string, opts
   }
   const r = new Restorer(vault, p, opts);
   try {
-    r.restoreEntry(row, Buffer.from(target));
+    await r.restoreEntry(row, Buffer.from(target));
   } catch (err) {
     throw wrapIo(err, `Restore into ${target} failed`);
   }

@@ -66,13 +66,13 @@ export function registerReadCommands(program: Command): void {
     .requiredOption('--to <dir>', 'target directory (created if missing; must be empty unless --overwrite)')
     .option('--path <subpath>', 'restore only this file or directory of the group (its contents go into --to)')
     .option('--overwrite', 'allow a non-empty target; entries in the way are replaced')
-    .action((group: string, o: AtOptions & { to: string; path?: string; overwrite?: boolean }) => {
+    .action(async (group: string, o: AtOptions & { to: string; path?: string; overwrite?: boolean }) => {
       const vault = openVault(o, false, 'restore');
       try {
         const p = resolvePoint(vault, group, o.at);
         const line = progressLine(o);
         const started = Date.now();
-        const stats = restoreTree(vault, p, resolve(o.to), {
+        const stats = await restoreTree(vault, p, resolve(o.to), {
           subpath: o.path === undefined ? undefined : parseUserPath(o.path),
           overwrite: o.overwrite === true,
           onProgress: (s) => line(`restored ${s.files} files, ${formatBytes(s.bytes)}`),
