@@ -192,7 +192,7 @@ async function main(): Promise<void> {
   const last = outcomes[outcomes.length - 1];
   const figures = aggregate(outcomes);
   const notes: string[] = [];
-  if (o.repeat > 1) notes.push(`**Repeats:** ${outcomes.length} complete runs, each from a fresh copy and fresh repositories; each phase shows the run with the shortest wall time (all runs' times in the last column), sizes are from the last run.`);
+  if (o.repeat > 1) notes.push(`**Repeats:** ${outcomes.length} complete runs, each from a fresh copy and fresh repositories; each phase shows the run with the shortest wall time (all runs' times in the last column) except for peak RSS, which is the highest of all runs; sizes are from the last run.`);
   notes.push(`**Load:** 1-minute load average ${loadBefore[0].toFixed(2)} before the bench and ${loadAfter[0].toFixed(2)} after it; "Other load" is the CPU the rest of the machine used (or the hypervisor stole) during each measured command, in cores, from /proc/stat.`);
   if (o.quietWaitMs > 0) notes.push(`**Quiet machine:** before each measured command the bench waited (at most ${o.quietWaitMs / 60_000} min) until the rest of the machine used less than ${QUIET_CORES} core over 2 s.`);
   const worst = Math.max(...figures.flatMap((t) => [t.first, t.incremental, t.restore]).map(otherCores));
@@ -239,7 +239,8 @@ function aggregate(outcomes: RunOutcome[]): ToolFigures[] {
     const best = (pick: (f: ToolFigures) => Phase): Phase => {
       const phases = all.map(pick);
       const b = phases.reduce((x, y) => (y.seconds < x.seconds ? y : x));
-      return { ...b, runs: phases.map((p) => p.seconds) };
+      // peak RSS: the highest of all runs (a peak, not a best case)
+      return { ...b, peakRssKiB: Math.max(...phases.map((p) => p.peakRssKiB)), runs: phases.map((p) => p.seconds) };
     };
     const verified = [...new Set(all.map((f) => f.verified))].join(' / ');
     return { ...t, first: best((f) => f.first), incremental: best((f) => f.incremental), restore: best((f) => f.restore), verified };

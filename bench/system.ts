@@ -31,6 +31,7 @@ export async function describeMachine(): Promise<Machine> {
 
 /** Filesystem type of a directory (e.g. ext4, tmpfs, overlayfs). */
 export async function filesystemType(dir: string): Promise<string> {
+  try { return (await run('findmnt', ['-n', '-o', 'FSTYPE', '--target', dir])).stdout.trim(); } catch { /* util-linux missing */ }
   try { return (await run('stat', ['-f', '-c', '%T', dir])).stdout.trim(); } catch { return 'unknown'; }
 }
 
