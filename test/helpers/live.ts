@@ -9,18 +9,12 @@
 import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { CLI_PATH, REPO_ROOT, type TestVault } from './cli.js';
+import type { ProtectJson } from './contract.js';
 
-/** One line printed by `protect --json` while live. */
-export interface LiveEvent {
+/** One line printed by `protect --json` while live: the --once result plus the event. */
+export interface LiveEvent extends ProtectJson {
   event: 'baseline' | 'capture' | 'final' | string;
   time: string;
-  group: string;
-  firstSeq: number | null;
-  lastSeq: number;
-  records: number;
-  filesRead: number;
-  bytesRead: number;
-  bytesNew: number;
   entries: number;
   warnings: string[];
   unstable: string[];
