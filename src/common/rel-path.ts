@@ -75,7 +75,13 @@ export function displayPath(path: Uint8Array): string {
   return out;
 }
 
-/** Smallest byte string greater than every path below `dir` (for range scans). */
+/** True when `path` lies strictly below `dir` (every non-root path lies below the root). */
+export function isUnder(path: Buffer, dir: Buffer): boolean {
+  if (dir.length === 0) return path.length > 0;
+  return path.length > dir.length && path[dir.length] === SLASH && path.subarray(0, dir.length).equals(dir);
+}
+
+/** `[lo, hi)`: every path strictly below `dir` sorts in this range (for range scans). */
 export function subtreeBounds(dir: Buffer): [Buffer, Buffer] {
   return [Buffer.concat([dir, Buffer.from([SLASH])]), Buffer.concat([dir, Buffer.from([SLASH + 1])])];
 }

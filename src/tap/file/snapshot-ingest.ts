@@ -7,7 +7,7 @@
  */
 import { readlinkSync, statSync, type BigIntStats } from 'node:fs';
 import { TidemarkError } from '../../common/errors.js';
-import { parentOf, ROOT } from '../../common/rel-path.js';
+import { isUnder, parentOf, ROOT } from '../../common/rel-path.js';
 import type { Vault } from '../../vault/vault.js';
 import type { VersionRow } from '../../vault/index/index-db.js';
 import { EntryKind, type EntryState, type Extent, type JournalRecord, type RecordDraft } from '../../vault/journal/journal-record.js';
@@ -49,10 +49,6 @@ export interface IngestResult {
   unstable: string[];
   /** directories recorded as renamed (a live watcher must re-watch them) */
   dirRenames: number;
-}
-
-function isUnder(path: Buffer, dir: Buffer): boolean {
-  return path.length > dir.length && path[dir.length] === 0x2f && path.subarray(0, dir.length).equals(dir);
 }
 
 function metaOf(st: BigIntStats, kind: EntryState['kind']): EntryState {

@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3';
 import { TidemarkError } from '../../common/errors.js';
-import { parentOf, nameOf } from '../../common/rel-path.js';
+import { parentOf, nameOf, subtreeBounds } from '../../common/rel-path.js';
 import { decodeExtents, encodeExtents } from '../journal/commit-codec.js';
 import { EntryKind, type CompactedCommit, type EntryKindCode, type EntryState, type RetainedPoint } from '../journal/journal-record.js';
 import { MIGRATIONS } from './schema.js';
@@ -228,8 +228,7 @@ export class IndexDb {
   /** Head rows at `path` and below it, parents before children. */
   headSubtree(groupId: number, path: Buffer): VersionRow[] {
     const self = this.headAt(groupId, path);
-    const lo = Buffer.concat([path, Buffer.from('/')]);
-    const hi = Buffer.concat([path, Buffer.from('0')]);
+    const [lo, hi] = subtreeBounds(path);
     const below = path.length === 0
       ? (this.stmt(`SELECT ${COLS} FROM head WHERE group_id = ? AND path <> x'' ORDER BY path`, true).all(groupId) as RawVersion[])
       : (this.stmt(`SELECT ${COLS} FROM head WHERE group_id = ? AND path >= ? AND path < ? ORDER BY path`, true).all(groupId, lo, hi) as RawVersion[]);

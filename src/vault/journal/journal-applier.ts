@@ -5,14 +5,9 @@
  * point-in-time reads never replay the journal.
  */
 import { TidemarkError } from '../../common/errors.js';
-import { assertSafeRel, displayPath, parentOf } from '../../common/rel-path.js';
+import { assertSafeRel, displayPath, isUnder, parentOf } from '../../common/rel-path.js';
 import { TOMBSTONE, type IndexDb } from '../index/index-db.js';
 import { EntryKind, type JournalRecord } from './journal-record.js';
-
-function isUnder(path: Buffer, dir: Buffer): boolean {
-  if (dir.length === 0) return path.length > 0;
-  return path.length > dir.length && path[dir.length] === 0x2f && path.subarray(0, dir.length).equals(dir);
-}
 
 /** Tombstone `path` (optionally itself too) and everything below it in head. */
 function tombstoneSubtree(db: IndexDb, groupId: number, path: Buffer, seq: number, includeSelf: boolean): void {
