@@ -11,6 +11,8 @@ import { registerTimeline } from './commands/timeline.js';
 import { registerMaintenance } from './commands/maintenance.js';
 import { registerStatus } from './commands/status.js';
 import { registerPrune } from './commands/prune.js';
+import { registerProtectVolume } from './commands/protect-volume.js';
+import { registerImage } from './commands/image.js';
 
 export function buildProgram(): Command {
   const program = new Command('tidemark')
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   registerMaintenance(program);
   registerStatus(program);
   registerPrune(program);
+  registerProtectVolume(program);
+  registerImage(program);
   return program;
 }
 

@@ -178,6 +178,8 @@ function measurePacks(vault: Vault): PackStat[] {
     const last = rows[rows.length - 1]!;
     rows = page.all(last.g, last.path, last.seq) as typeof rows;
   }
+  // Volume groups reference chunks block by block.
+  db.exec('INSERT OR IGNORE INTO prune_live (id) SELECT DISTINCT chunk FROM vblocks WHERE chunk IS NOT NULL');
   db.exec('INSERT OR IGNORE INTO prune_live (id) SELECT blob FROM commits');
   return db.prepare(`SELECT p.id, p.name, p.size, coalesce(sum(CASE WHEN l.id IS NOT NULL THEN b.length END), 0) AS live,
       count(l.id) AS liveBlobs

@@ -4,6 +4,8 @@
  * every pack hashes to its name and every blob decrypts and matches its id. Damage is
  * reported with the files and points it affects.
  */
+import { VolumeIndex } from './index/volume-index.js';
+import { VOLUME_BLOCK } from './journal/journal-record.js';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -44,6 +46,23 @@ function affectedBy(vault: Vault, bad: Set<string>): Map<string, Affected[]> {
   const groups = new Map(vault.index.groups().map((g) => [g.id, g.name]));
   const rows = vault.index.db.prepare('SELECT group_id, path, seq, extents FROM versions WHERE kind = 1 AND extents IS NOT NULL').iterate() as IterableIterator<{ group_id: number; path: Buffer; seq: number; extents: Buffer }>;
   const byKey = new Map<string, Affected>();
+  // Volume groups: name the byte ranges (block runs) and the seqs that wrote them.
+  const volumes = new VolumeIndex(vault.index);
+  for (const hex of bad) {
+    const uses = volumes.blocksUsing(Buffer.from(hex, 'hex'));
+    const bySeq = new Map<string, Affected>();
+    for (const u of uses) {
+      const key = `${u.groupId}\0${u.seq}`;
+      let a = bySeq.get(key);
+      if (!a) {
+        a = { group: groups.get(u.groupId) ?? String(u.groupId), path: `(volume bytes ${u.block * VOLUME_BLOCK}+)`, seqs: [u.seq] };
+        bySeq.set(key, a);
+        const list = out.get(hex) ?? [];
+        list.push(a);
+        out.set(hex, list);
+      }
+    }
+  }
   for (const r of rows) {
     for (const x of decodeExtents(r.extents)) {
       if (!x.id) continue;
@@ -115,18 +134,18 @@ export function verifyVault(vault: Vault, opts: VerifyOptions = {}): VerifyRepor
   // Every chunk a version references must be stored.
   const hasBlob = vault.index.db.prepare('SELECT 1 FROM blobs WHERE id = ?');
   const seen = new Set<string>();
-  for (const r of vault.index.db.prepare('SELECT extents FROM versions WHERE kind = 1 AND extents IS NOT NULL').iterate() as IterableIterator<{ extents: Buffer }>) {
-    for (const x of decodeExtents(r.extents)) {
-      if (!x.id) continue;
-      const hex = x.id.toString('hex');
-      if (seen.has(hex)) continue;
-      seen.add(hex);
-      if (!hasBlob.get(x.id)) {
-        const p: Problem = { kind: 'missing-blob', blob: hex, message: `chunk ${hex.slice(0, 16)} is referenced but not stored`, affected: [] };
-        problems.push(p);
-        badBlobs.set(hex, p);
-      }
+  const mustBeStored = (id: Buffer): void => {
+    const hex = id.toString('hex');
+    if (seen.has(hex)) return;
+    seen.add(hex);
+    if (!hasBlob.get(id)) {
+      const p: Problem = { kind: 'missing-blob', blob: hex, message: `chunk ${hex.slice(0, 16)} is referenced but not stored`, affected: [] };
+      problems.push(p);
+      badBlobs.set(hex, p);
     }
+  };
+  for (const r of vault.index.db.prepare('SELECT extents FROM versions WHERE kind = 1 AND extents IS NOT NULL').iterate() as IterableIterator<{ extents: Buffer }>) {
+    for (const x of decodeExtents(r.extents)) if (x.id) mustBeStored(x.id);
   }
   // A damaged journal commit affects points, not files: name the seq range it holds.
   const commitOf = vault.index.db.prepare('SELECT g.name AS grp, c.first_seq AS a, c.last_seq AS b FROM commits c JOIN groups g ON g.id = c.group_id WHERE c.blob = ?');
@@ -134,6 +153,7 @@ export function verifyVault(vault: Vault, opts: VerifyOptions = {}): VerifyRepor
     const c = commitOf.get(Buffer.from(hex, 'hex')) as { grp: string; a: number; b: number } | undefined;
     if (c) p.affected.push({ group: c.grp, path: `(journal records seq:${c.a}..seq:${c.b}; the index still has them, \`index rebuild\` would lose them)`, seqs: [c.a, c.b] });
   }
+  for (const r of vault.index.db.prepare('SELECT DISTINCT chunk FROM vblocks WHERE chunk IS NOT NULL').all() as { chunk: Buffer }[]) mustBeStored(r.chunk);
   const affected = affectedBy(vault, new Set(badBlobs.keys()));
   for (const [hex, p] of badBlobs) for (const a of affected.get(hex) ?? []) if (!p.affected.includes(a)) p.affected.push(a);
   const serious = problems.filter((p) => p.kind !== 'unindexed-pack');

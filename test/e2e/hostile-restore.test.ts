@@ -32,7 +32,7 @@ import { assertSameTree, snapshotTree } from '../helpers/tree.js';
 import { assertNoCrash, fingerprintDir } from '../helpers/chaos.js';
 import { Vault, initVault } from '../../src/vault/vault.js';
 import { BlobType } from '../../src/vault/pack/pack-format.js';
-import { EntryKind, type EntryState, type JournalRecord, type RecordDraft } from '../../src/vault/journal/journal-record.js';
+import { EntryKind, type EntryState, type FileRecord, type RecordDraft } from '../../src/vault/journal/journal-record.js';
 
 const GROUP = 'g';
 const PASSPHRASE = 'hostile-test-passphrase';
@@ -195,7 +195,7 @@ function writeCommit(v: Vault, drafts: (x: Builder) => RecordDraft[], way: Way):
     let seq = v.index.lastSeq(gid);
     const time = Date.now();
     const x = builder(v);
-    const records = drafts(x).map((d) => ({ ...d, seq: ++seq, time }) as JournalRecord);
+    const records = drafts(x).map((d) => ({ ...d, seq: ++seq, time }) as FileRecord);
     if (way === 'apply') for (const r of records) v.apply(gid, r);
     if (way === 'index') {
       for (const r of records) {

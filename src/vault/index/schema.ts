@@ -33,4 +33,12 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE groups ADD COLUMN compacted_through INTEGER NOT NULL DEFAULT 0;
   ALTER TABLE groups ADD COLUMN compacted_generation INTEGER NOT NULL DEFAULT 0;
   `,
+  // Volume groups: per-block version lists (block = 4 KiB of the volume's address space;
+  // chunk NULL = zeros; coff = the block's index inside the chunk) and baseline windows.
+  `
+  CREATE TABLE vblocks (group_id INTEGER NOT NULL, block INTEGER NOT NULL, seq INTEGER NOT NULL, chunk BLOB, coff INTEGER NOT NULL,
+    PRIMARY KEY (group_id, block, seq)) WITHOUT ROWID;
+  CREATE TABLE vbaselines (group_id INTEGER NOT NULL, start_seq INTEGER NOT NULL, end_seq INTEGER, size INTEGER NOT NULL,
+    PRIMARY KEY (group_id, start_seq)) WITHOUT ROWID;
+  `,
 ];

@@ -2,10 +2,15 @@
  * Binary encoding of journal commits and extent lists (docs/FORMAT.md, "Journal commits").
  *
  *   commit  "TMJC" | version u8 (=1) | group (u32 len + UTF-8) | first seq u64 | count u32 | records
- *   record  time i64 (ms) | op u8 (1 put, 2 delete, 3 rename) | path (u32 len + bytes) | body
+ *   record  time i64 (ms) | op u8 | body
+ *   op 1 put     path (u32 len + bytes) | put body
+ *   op 2 delete  path
+ *   op 3 rename  path | from (u32 len + bytes)
+ *   op 4 vwrite  offset u64 | extents          (volume groups: blocks from offset on)
+ *   op 5 vzero   offset u64 | length u64       (blocks read as zeros)
+ *   op 6 vmark   mark u8 (1 baseline start, 2 baseline end) | volume size u64
  *   put     kind u8 | mode u32 | uid u32 | gid u32 | mtime ns i64 | ctime ns i64 | ino u64 |
  *           size u64 | link (u32 len + bytes, 0 = none) | extents (files) or target (symlinks)
- *   rename  from (u32 len + bytes)
  *   extents count u32, then per extent: flag u8 (0 stored, 1 zeros) | length u32 | id (32, stored only)
  * The seq of record i is first seq + i.
  *
@@ -26,7 +31,8 @@ import {
 } from './journal-record.js';
 
 const MAGIC = Buffer.from('TMJC');
-const OP = { put: 1, delete: 2, rename: 3 } as const;
+const OP = { put: 1, delete: 2, rename: 3, vwrite: 4, vzero: 5, vmark: 6 } as const;
+const MARK = { start: 1, end: 2 } as const;
 
 export function writeExtents(w: ByteWriter, extents: readonly Extent[]): void {
   w.u32(extents.length);
@@ -87,11 +93,14 @@ export function encodeCommit(c: JournalCommit): Buffer {
   w.bytes(MAGIC).u8(1).lbytes(Buffer.from(c.group, 'utf8')).u64(c.firstSeq).u32(c.records.length);
   c.records.forEach((rec, i) => {
     if (rec.seq !== c.firstSeq + i) throw new TidemarkError('TM_INTERNAL', `commit records out of sequence at ${rec.seq}`);
-    w.i64(rec.time).u8(OP[rec.op]).lbytes(rec.path);
-    if (rec.op === 'put') {
-      writePutBody(w, rec.entry);
-    } else if (rec.op === 'rename') {
-      w.lbytes(rec.from);
+    w.i64(rec.time).u8(OP[rec.op]);
+    switch (rec.op) {
+      case 'put': w.lbytes(rec.path); writePutBody(w, rec.entry); break;
+      case 'delete': w.lbytes(rec.path); break;
+      case 'rename': w.lbytes(rec.path).lbytes(rec.from); break;
+      case 'vwrite': w.u64(rec.offset); writeExtents(w, rec.extents); break;
+      case 'vzero': w.u64(rec.offset).u64(rec.length); break;
+      case 'vmark': w.u8(MARK[rec.mark]).u64(rec.size); break;
     }
   });
   return Buffer.from(w.view());
@@ -112,13 +121,21 @@ export function decodeCommit(buf: Buffer, what: string): StoredCommit {
     const seq = firstSeq + i;
     const time = Number(r.i64());
     const op = r.u8();
-    const path = Buffer.from(r.lbytes());
     if (op === OP.put) {
-      records.push({ op: 'put', seq, time, path, entry: readPutBody(r, what) });
+      records.push({ op: 'put', seq, time, path: Buffer.from(r.lbytes()), entry: readPutBody(r, what) });
     } else if (op === OP.delete) {
-      records.push({ op: 'delete', seq, time, path });
+      records.push({ op: 'delete', seq, time, path: Buffer.from(r.lbytes()) });
     } else if (op === OP.rename) {
+      const path = Buffer.from(r.lbytes());
       records.push({ op: 'rename', seq, time, path, from: Buffer.from(r.lbytes()) });
+    } else if (op === OP.vwrite) {
+      records.push({ op: 'vwrite', seq, time, offset: r.num64(), extents: readExtents(r) });
+    } else if (op === OP.vzero) {
+      records.push({ op: 'vzero', seq, time, offset: r.num64(), length: r.num64() });
+    } else if (op === OP.vmark) {
+      const m = r.u8();
+      if (m !== MARK.start && m !== MARK.end) throw new TidemarkError('TM_FORMAT', `${what}: unknown volume mark ${m}`);
+      records.push({ op: 'vmark', seq, time, mark: m === MARK.start ? 'start' : 'end', size: r.num64() });
     } else {
       throw new TidemarkError('TM_FORMAT', `${what}: unknown record op ${op}`);
     }

@@ -7,7 +7,8 @@
 import { TidemarkError } from '../../common/errors.js';
 import { assertSafeRel, displayPath, isUnder, parentOf } from '../../common/rel-path.js';
 import { TOMBSTONE, type IndexDb } from '../index/index-db.js';
-import { EntryKind, type JournalRecord } from './journal-record.js';
+import { EntryKind, isVolumeRecord, type FileRecord, type JournalRecord } from './journal-record.js';
+import { applyVolumeRecord } from './volume-applier.js';
 
 /** Tombstone `path` (optionally itself too) and everything below it in head. */
 function tombstoneSubtree(db: IndexDb, groupId: number, path: Buffer, seq: number, includeSelf: boolean): void {
@@ -17,13 +18,12 @@ function tombstoneSubtree(db: IndexDb, groupId: number, path: Buffer, seq: numbe
   }
 }
 
-/** Apply one record of group `groupId`; the caller wraps a commit in one transaction. */
 /**
  * Refuse a record that no capture could have produced: an unsafe name, or a path whose
  * parent is not a directory at that point (e.g. a file "below" a symlink). A crafted or
  * damaged journal is reported, never materialized.
  */
-function validate(db: IndexDb, groupId: number, rec: JournalRecord): void {
+function validate(db: IndexDb, groupId: number, rec: FileRecord): void {
   const where = `journal record seq:${rec.seq}`;
   assertSafeRel(rec.path, where);
   if (rec.op === 'rename') assertSafeRel(rec.from, where);
@@ -42,7 +42,12 @@ function validate(db: IndexDb, groupId: number, rec: JournalRecord): void {
   }
 }
 
+/** Apply one record of group `groupId`; the caller wraps a commit in one transaction. */
 export function applyRecord(db: IndexDb, groupId: number, rec: JournalRecord): void {
+  if (isVolumeRecord(rec)) {
+    applyVolumeRecord(db, groupId, rec);
+    return;
+  }
   validate(db, groupId, rec);
   switch (rec.op) {
     case 'put': {

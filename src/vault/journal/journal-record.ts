@@ -48,7 +48,41 @@ export interface DeleteRecord extends RecordBase { op: 'delete' }
 /** Moves `from` (and everything below it) to `path`, replacing what was there. */
 export interface RenameRecord extends RecordBase { op: 'rename'; from: Buffer }
 
-export type JournalRecord = PutRecord | DeleteRecord | RenameRecord;
+/** A change to a file group's tree. */
+export type FileRecord = PutRecord | DeleteRecord | RenameRecord;
+
+/**
+ * Volume groups (the volume tap): the volume's address space is cut into blocks of
+ * VOLUME_BLOCK bytes; every record covers whole blocks. Records carry no path.
+ */
+export const VOLUME_BLOCK = 4096;
+
+interface VolumeRecordBase {
+  seq: number;
+  /** capture time, ms since the epoch; non-decreasing with seq */
+  time: number;
+}
+
+/** Blocks from `offset` on now hold the extents' bytes (an extent with `id: null` is zeros). */
+export interface VolumeWriteRecord extends VolumeRecordBase { op: 'vwrite'; offset: number; extents: Extent[] }
+/** Blocks in [offset, offset + length) now read as zeros (TRIM, WRITE_ZEROES). */
+export interface VolumeZeroRecord extends VolumeRecordBase { op: 'vzero'; offset: number; length: number }
+/**
+ * A baseline starts (`start`, with the volume's size) or ends (`end`). Between the two the
+ * journal is catching up with a volume that may have changed while nobody watched it: the
+ * points inside are not states the volume was ever in, and images refuse them.
+ */
+export interface VolumeMarkRecord extends VolumeRecordBase { op: 'vmark'; mark: 'start' | 'end'; size: number }
+
+export type VolumeRecord = VolumeWriteRecord | VolumeZeroRecord | VolumeMarkRecord;
+
+/** Any record of either kind of group. */
+export type JournalRecord = FileRecord | VolumeRecord;
+
+/** True for a record of a volume group. */
+export function isVolumeRecord(r: JournalRecord): r is VolumeRecord {
+  return r.op === 'vwrite' || r.op === 'vzero' || r.op === 'vmark';
+}
 
 /** A contiguous run of one group's records, stored as one commit blob. */
 export interface JournalCommit {

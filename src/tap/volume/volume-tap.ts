@@ -1,0 +1,318 @@
+/**
+ * The volume tap: an NBD export over a backing store that journals every write in the
+ * order it is acknowledged, so every point of the group's journal is a state the volume
+ * was in (crash-consistent). Mutations run one at a time (a promise chain): the backing
+ * write, the journal record and its seq happen together, so seq order is ack order.
+ *
+ * Durability: a record is durable once its commit is (vault.commit). FLUSH commits
+ * everything acknowledged on any connection (so the export is multi-conn safe); FUA and
+ * `sync` mode wait for the record's commit before acknowledging; otherwise commits
+ * happen at least every `commitIntervalMs` (the RPO of an unflushed write on a crash).
+ */
+import { TidemarkError } from '../../common/errors.js';
+import { nowMs } from '../../common/clock.js';
+import type { NbdExport } from '../../nbd/nbd-export.js';
+import { VolumeIndex } from '../../vault/index/volume-index.js';
+import { VOLUME_BLOCK, type VolumeRecord } from '../../vault/journal/journal-record.js';
+import type { Vault } from '../../vault/vault.js';
+import { BackingStore } from './backing-store.js';
+import { alignedRange, pieces, storePieces, type Piece } from './volume-journaler.js';
+
+export interface VolumeTapOptions {
+  vault: Vault;
+  group: string;
+  backing: string;
+  /** create the backing file with this size when it does not exist */
+  size?: number;
+  /** acknowledge a write only once it is journaled durably */
+  sync?: boolean;
+  /** commit unflushed writes at least this often (default 200 ms) */
+  commitIntervalMs?: number;
+}
+
+export interface VolumeTapStats {
+  writes: number;
+  bytesWritten: number;
+  flushes: number;
+  commits: number;
+  lastSeq: number;
+  durableSeq: number;
+  /** capture time of the oldest record not yet durable, or null */
+  oldestPendingTime: number | null;
+}
+
+type Draft = VolumeRecord extends infer R ? (R extends VolumeRecord ? Omit<R, 'seq' | 'time'> : never) : never;
+
+const BASELINE_REGION = 4 * 1024 * 1024;
+const MAX_PENDING_BYTES = 64 * 1024 * 1024;
+const ZERO_RUN = Buffer.alloc(1024 * 1024);
+
+export class VolumeTap implements NbdExport {
+  readonly readOnly = false;
+  readonly multiConn = true;
+  readonly description: string;
+  private chain: Promise<unknown> = Promise.resolve();
+  private pending: VolumeRecord[] = [];
+  private pendingBytes = 0;
+  private inTxn = false;
+  private seq: number;
+  private durableSeq: number;
+  private waiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+  private commitScheduled = false;
+  private failure: Error | null = null;
+  private readonly timer: NodeJS.Timeout;
+  private readonly gid: number;
+  private readonly volumes: VolumeIndex;
+  private readonly clock: () => number;
+  private closed = false;
+  readonly stats = { writes: 0, bytesWritten: 0, flushes: 0, commits: 0 };
+  /** called once when journaling fails: the tap then refuses every request */
+  onFailure: (err: Error) => void = () => {};
+
+  private constructor(private readonly opts: VolumeTapOptions, private readonly backing: BackingStore) {
+    const { vault, group } = opts;
+    this.description = `tidemark volume tap of ${backing.path} (group ${group})`;
+    this.volumes = new VolumeIndex(vault.index);
+    const existing = vault.index.groupId(group);
+    if (existing !== undefined && vault.index.lastSeq(existing) > 0 && !this.volumes.isVolume(existing)) {
+      throw new TidemarkError('TM_USAGE', `Group "${group}" holds a directory tree, not a volume`, { hint: 'choose another --group for the volume' });
+    }
+    this.gid = vault.index.ensureGroup(group);
+    this.seq = vault.index.lastSeq(this.gid);
+    this.durableSeq = this.seq;
+    this.clock = process.env.TIDEMARK_NOW ? () => nowMs() : Date.now;
+    this.timer = setInterval(() => { if (this.pending.length > 0) this.serial(() => this.commitNow()).catch(() => {}); }, opts.commitIntervalMs ?? 200);
+    this.timer.unref();
+  }
+
+  /** Open the backing store and the group (the baseline is a separate step: `baseline()`). */
+  static open(opts: VolumeTapOptions): VolumeTap {
+    const backing = BackingStore.open(opts.backing, opts.size);
+    if (backing.size <= 0 || backing.size % VOLUME_BLOCK !== 0) {
+      backing.close();
+      throw new TidemarkError('TM_USAGE', `The backing store ${opts.backing} has ${backing.size} bytes, not a positive multiple of ${VOLUME_BLOCK}`, {
+        hint: `resize it to a multiple of ${VOLUME_BLOCK} bytes (e.g. truncate -s 1G FILE)`,
+      });
+    }
+    try {
+      return new VolumeTap(opts, backing);
+    } catch (err) {
+      backing.close();
+      throw err;
+    }
+  }
+
+  get name(): string { return this.opts.group; }
+  get size(): number { return this.backing.size; }
+  get groupId(): number { return this.gid; }
+
+  status(): VolumeTapStats {
+    return { ...this.stats, lastSeq: this.seq, durableSeq: this.durableSeq, oldestPendingTime: this.pending[0]?.time ?? null };
+  }
+
+  // ---- NBD export -------------------------------------------------------------------------
+
+  read(offset: number, into: Buffer): Promise<void> {
+    this.check();
+    this.backing.read(offset, into);
+    return Promise.resolve();
+  }
+
+  async write(offset: number, data: Buffer, fua: boolean): Promise<void> {
+    const seq = await this.serial(() => {
+      this.check();
+      this.backing.write(offset, data);
+      this.stats.writes++;
+      this.stats.bytesWritten += data.length;
+      return this.journalRange(offset, data.length, data);
+    });
+    await this.settle(seq, fua);
+  }
+
+  async writeZeroes(offset: number, length: number, fua: boolean): Promise<void> {
+    const seq = await this.serial(() => {
+      this.check();
+      for (let at = offset; at < offset + length; at += ZERO_RUN.length) {
+        this.backing.write(at, ZERO_RUN.subarray(0, Math.min(ZERO_RUN.length, offset + length - at)));
+      }
+      const inner = { start: Math.ceil(offset / VOLUME_BLOCK) * VOLUME_BLOCK, end: Math.floor((offset + length) / VOLUME_BLOCK) * VOLUME_BLOCK };
+      if (inner.start >= inner.end) return this.journalRange(offset, length, null);
+      let last = this.append({ op: 'vzero', offset: inner.start, length: inner.end - inner.start });
+      if (offset < inner.start) last = this.journalRange(offset, inner.start - offset, null);
+      if (offset + length > inner.end) last = this.journalRange(inner.end, offset + length - inner.end, null);
+      return last;
+    });
+    await this.settle(seq, fua);
+  }
+
+  /** TRIM is advisory in NBD: the backing keeps its bytes and the journal stays equal to it. */
+  async trim(_offset: number, _length: number, fua: boolean): Promise<void> {
+    this.check();
+    if (fua) await this.flush();
+  }
+
+  async flush(): Promise<void> {
+    await this.serial(() => {
+      this.check();
+      this.stats.flushes++;
+      this.backing.sync();
+      this.commitNow();
+    });
+  }
+
+  // ---- baseline ---------------------------------------------------------------------------
+
+  /**
+   * Record the backing store's current content while it is already being served: the
+   * regions are read inside the write chain, so a client write lands either before a
+   * region is read (and is in it) or after (and is journaled after it). A volume the
+   * group already holds only has its changed chunks recorded.
+   */
+  async baseline(onProgress?: (done: number, total: number) => void): Promise<{ startSeq: number; endSeq: number; bytesChanged: number }> {
+    const fresh = !this.volumes.isVolume(this.gid);
+    const size = this.size;
+    const startSeq = await this.serial(() => this.append({ op: 'vmark', mark: 'start', size }));
+    let bytesChanged = 0;
+    for (let pos = 0; pos < size; pos += BASELINE_REGION) {
+      bytesChanged += await this.serial(() => {
+        this.check();
+        const buf = Buffer.allocUnsafe(Math.min(BASELINE_REGION, size - pos));
+        this.backing.read(pos, buf);
+        const changed = pieces(this.opts.vault, pos, buf).filter((p) => (fresh ? p.id !== null : !this.sameAsHead(p)));
+        let run: Piece[] = [];
+        let n = 0;
+        const emit = (): void => {
+          if (run.length === 0) return;
+          this.append({ op: 'vwrite', offset: run[0]!.offset, extents: storePieces(this.opts.vault, run) });
+          run = [];
+        };
+        for (const p of changed) {
+          const prev = run[run.length - 1];
+          if (prev && prev.offset + prev.data.length !== p.offset) emit();
+          run.push(p);
+          n += p.data.length;
+        }
+        emit();
+        return n;
+      });
+      onProgress?.(Math.min(size, pos + BASELINE_REGION), size);
+      await new Promise((r) => setImmediate(r));
+    }
+    const endSeq = await this.serial(() => {
+      const s = this.append({ op: 'vmark', mark: 'end', size });
+      this.commitNow();
+      return s;
+    });
+    return { startSeq, endSeq, bytesChanged };
+  }
+
+  private sameAsHead(p: Piece): boolean {
+    const first = p.offset / VOLUME_BLOCK;
+    const n = p.data.length / VOLUME_BLOCK;
+    for (let i = 0; i < n; i++) {
+      const ref = this.volumes.blockAt(this.gid, first + i, Number.MAX_SAFE_INTEGER);
+      if (p.id === null ? ref !== undefined && ref.chunk !== null : !ref || !ref.chunk || !ref.chunk.equals(p.id) || ref.coff !== i) return false;
+    }
+    return true;
+  }
+
+  // ---- journal ----------------------------------------------------------------------------
+
+  /** Journal the block-aligned range around [offset, offset+length) (from `data` when it is exactly that range). */
+  private journalRange(offset: number, length: number, data: Buffer | null): number {
+    const { start, end } = alignedRange(offset, length);
+    let buf = data;
+    if (!buf || start !== offset || end !== offset + length) {
+      buf = Buffer.allocUnsafe(end - start);
+      this.backing.read(start, buf);
+    }
+    return this.append({ op: 'vwrite', offset: start, extents: storePieces(this.opts.vault, pieces(this.opts.vault, start, buf)) });
+  }
+
+  /** Give a draft its seq and time, apply it to the index (inside the open transaction). */
+  private append(draft: Draft): number {
+    const rec = { ...draft, seq: ++this.seq, time: this.clock() } as VolumeRecord;
+    const { vault } = this.opts;
+    if (!this.inTxn) { vault.begin(); this.inTxn = true; }
+    try {
+      vault.apply(this.gid, rec);
+    } catch (err) {
+      this.fail(err as Error);
+      throw err;
+    }
+    this.pending.push(rec);
+    this.pendingBytes += rec.op === 'vwrite' ? rec.extents.reduce((a, x) => a + x.length, 0) : 0;
+    if (this.pendingBytes >= MAX_PENDING_BYTES) this.commitNow();
+    return rec.seq;
+  }
+
+  /** Make every pending record durable (must run inside the chain). */
+  private commitNow(): void {
+    this.check();
+    if (this.pending.length === 0 && !this.inTxn) return;
+    try {
+      this.opts.vault.commit(this.opts.group, this.pending);
+    } catch (err) {
+      this.fail(err as Error);
+      throw err;
+    }
+    this.inTxn = false;
+    this.stats.commits++;
+    this.durableSeq = this.seq;
+    this.pending = [];
+    this.pendingBytes = 0;
+    const ready = this.waiters.filter((w) => w.seq <= this.durableSeq);
+    this.waiters = this.waiters.filter((w) => w.seq > this.durableSeq);
+    for (const w of ready) w.resolve();
+  }
+
+  /** Resolve when the write may be acknowledged: at once, or (fua, sync) once durable. */
+  private async settle(seq: number, fua: boolean): Promise<void> {
+    if (fua) this.backing.sync();
+    if (!fua && !this.opts.sync) return;
+    if (seq <= this.durableSeq) return;
+    await new Promise<void>((resolve, reject) => {
+      this.waiters.push({ seq, resolve, reject });
+      if (this.commitScheduled) return;
+      // Group commit: writes arriving in the same turn share one commit.
+      this.commitScheduled = true;
+      setImmediate(() => {
+        this.commitScheduled = false;
+        this.serial(() => this.commitNow()).catch(() => {});
+      });
+    });
+  }
+
+  private fail(err: Error): void {
+    if (this.failure) return;
+    this.failure = err;
+    try { this.opts.vault.rollback(); } catch { /* the failure being reported matters more */ }
+    this.inTxn = false;
+    for (const w of this.waiters) w.reject(err);
+    this.waiters = [];
+    this.onFailure(err);
+  }
+
+  private check(): void {
+    if (this.failure) throw new TidemarkError('TM_IO', `The volume tap of group "${this.opts.group}" stopped journaling: ${this.failure.message}`, { cause: this.failure });
+    if (this.closed) throw new TidemarkError('TM_USAGE', 'the volume tap is closed');
+  }
+
+  private serial<T>(fn: () => T): Promise<T> {
+    const run = this.chain.then(fn);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  /** Commit what is pending, sync and close the backing store (the vault stays open). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.timer);
+    try {
+      if (!this.failure) await this.serial(() => { this.backing.sync(); this.commitNow(); });
+    } finally {
+      this.closed = true;
+      this.backing.close();
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The index of volume groups: per-block version lists answer "which chunk held block B
+ * at seq N" with one B-tree seek, whatever the journal's length, and the baseline windows
+ * say which points are states the volume was really in.
+ */
+import type { IndexDb } from './index-db.js';
+
+/** Where one block's bytes were at some seq: in a chunk (at block `coff` of it) or zeros. */
+export interface BlockRef {
+  chunk: Buffer | null;
+  coff: number;
+  seq: number;
+}
+
+/** A baseline window: [startSeq, endSeq); endSeq null while (or if) it never finished. */
+export interface Baseline {
+  startSeq: number;
+  endSeq: number | null;
+  size: number;
+}
+
+/** Volume queries and updates over one index. */
+export class VolumeIndex {
+  constructor(private readonly index: IndexDb) {}
+
+  /** The block's version at or before `seq`; undefined when never written (reads as zeros). */
+  blockAt(groupId: number, block: number, seq: number): BlockRef | undefined {
+    return this.index
+      .stmt('SELECT chunk, coff, seq FROM vblocks WHERE group_id = ? AND block = ? AND seq <= ? ORDER BY seq DESC LIMIT 1')
+      .get(groupId, block, seq) as BlockRef | undefined;
+  }
+
+  /** Record blocks [first, first + count) at `seq`: block i is block coff0 + i of `chunk` (null: zeros). */
+  putBlocks(groupId: number, first: number, count: number, seq: number, chunk: Buffer | null, coff0: number): void {
+    const s = this.index.stmt('INSERT OR REPLACE INTO vblocks (group_id, block, seq, chunk, coff) VALUES (?, ?, ?, ?, ?)');
+    for (let i = 0; i < count; i++) s.run(groupId, first + i, seq, chunk, chunk ? coff0 + i : 0);
+  }
+
+  startBaseline(groupId: number, seq: number, size: number): void {
+    this.index.stmt('INSERT OR REPLACE INTO vbaselines (group_id, start_seq, end_seq, size) VALUES (?, ?, NULL, ?)').run(groupId, seq, size);
+  }
+
+  endBaseline(groupId: number, seq: number): void {
+    this.index.stmt('UPDATE vbaselines SET end_seq = ? WHERE group_id = ? AND end_seq IS NULL').run(seq, groupId);
+  }
+
+  /** The last baseline started at or before `seq`. */
+  baselineAt(groupId: number, seq: number): Baseline | undefined {
+    const r = this.index
+      .stmt('SELECT start_seq AS startSeq, end_seq AS endSeq, size FROM vbaselines WHERE group_id = ? AND start_seq <= ? ORDER BY start_seq DESC LIMIT 1')
+      .get(groupId, seq) as Baseline | undefined;
+    return r;
+  }
+
+  /** True when the group is a volume group (has at least one baseline). */
+  isVolume(groupId: number): boolean {
+    return this.index.stmt('SELECT 1 FROM vbaselines WHERE group_id = ? LIMIT 1').get(groupId) !== undefined;
+  }
+
+  /** Distinct chunks referenced by a group's blocks (verify, prune). */
+  chunkRefs(groupId: number): Buffer[] {
+    return (this.index.stmt('SELECT DISTINCT chunk FROM vblocks WHERE group_id = ? AND chunk IS NOT NULL').all(groupId) as { chunk: Buffer }[]).map((r) => r.chunk);
+  }
+
+  /** Blocks (with the seq they were written at) that reference `chunk`, for damage reports. */
+  blocksUsing(chunk: Buffer, limit = 1000): { groupId: number; block: number; seq: number }[] {
+    return this.index
+      .stmt('SELECT group_id AS groupId, block, seq FROM vblocks WHERE chunk = ? LIMIT ?')
+      .all(chunk, limit) as { groupId: number; block: number; seq: number }[];
+  }
+}
