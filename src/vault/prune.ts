@@ -12,6 +12,7 @@
  * packs in agreement, at worst with orphan packs that the next open indexes and the next
  * prune removes.
  */
+import { VolumeIndex } from './index/volume-index.js';
 import { unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { TidemarkError, isErrno, wrapIo } from '../common/errors.js';
@@ -303,6 +304,12 @@ export function pruneVault(vault: Vault, opts: PruneOptions): PruneReport {
   try {
     for (const g of vault.index.groups()) {
       if (g.lastSeq === 0) continue;
+      if (new VolumeIndex(vault.index).isVolume(g.id)) {
+        // Thinning a volume journal needs a compacted form of its block versions (not yet in
+        // the format): keep every point rather than let a rebuild lose them. GC still keeps its chunks.
+        warnings.push(`group "${g.name}" is a volume: its points are not thinned yet (all are kept)`);
+        continue;
+      }
       opts.onProgress?.(`thinning group ${g.name}`);
       const policy = policyOf(g.name);
       const { report, written } = pruneGroup(vault, g.id, g.name, policy, opts);

@@ -85,7 +85,11 @@ export class LiveProtect {
 
   /** Start `tidemark protect SRC --group G --json` on the vault of `tv`. */
   static start(tv: Pick<TestVault, 'env'>, src: string, group: string, extraArgs: string[] = []): LiveProtect {
-    const args = ['protect', src, '--group', group, '--json', ...extraArgs];
+    return LiveProtect.spawn(tv, ['protect', src, '--group', group, '--json', ...extraArgs]);
+  }
+
+  /** Start any long-running `tidemark ARGS` (e.g. protect-volume, image --listen) that prints JSON lines. */
+  static spawn(tv: Pick<TestVault, 'env'>, args: string[]): LiveProtect {
     const child = spawn(process.execPath, [CLI_PATH, ...args], {
       cwd: REPO_ROOT, env: childEnv(tv.env), stdio: ['pipe', 'pipe', 'pipe'],
     });

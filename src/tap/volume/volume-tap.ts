@@ -16,7 +16,7 @@ import { VolumeIndex } from '../../vault/index/volume-index.js';
 import { VOLUME_BLOCK, type VolumeRecord } from '../../vault/journal/journal-record.js';
 import type { Vault } from '../../vault/vault.js';
 import { BackingStore } from './backing-store.js';
-import { alignedRange, pieces, storePieces, type Piece } from './volume-journaler.js';
+import { alignedRange, isZero, pieces, storePieces, type Piece } from './volume-journaler.js';
 
 export interface VolumeTapOptions {
   vault: Vault;
@@ -206,12 +206,27 @@ export class VolumeTap implements NbdExport {
     return { startSeq, endSeq, bytesChanged };
   }
 
+  /**
+   * True when the piece holds what the journal's head says: by chunk id when the head
+   * stored it as one chunk, else by comparing bytes with the chunks the head refers to
+   * (writes smaller than a chunk were stored as chunks of their own).
+   */
   private sameAsHead(p: Piece): boolean {
     const first = p.offset / VOLUME_BLOCK;
     const n = p.data.length / VOLUME_BLOCK;
+    const chunks = new Map<string, Buffer>();
     for (let i = 0; i < n; i++) {
       const ref = this.volumes.blockAt(this.gid, first + i, Number.MAX_SAFE_INTEGER);
-      if (p.id === null ? ref !== undefined && ref.chunk !== null : !ref || !ref.chunk || !ref.chunk.equals(p.id) || ref.coff !== i) return false;
+      const mine = p.data.subarray(i * VOLUME_BLOCK, (i + 1) * VOLUME_BLOCK);
+      if (!ref || !ref.chunk) {
+        if (p.id === null || isZero(mine)) continue;
+        return false;
+      }
+      if (p.id !== null && ref.chunk.equals(p.id) && ref.coff === i) continue;
+      const key = ref.chunk.toString('latin1');
+      let data = chunks.get(key);
+      if (!data) { data = this.opts.vault.readBlob(ref.chunk); chunks.set(key, data); }
+      if (!data.subarray(ref.coff * VOLUME_BLOCK, (ref.coff + 1) * VOLUME_BLOCK).equals(mine)) return false;
     }
     return true;
   }
