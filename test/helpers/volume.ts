@@ -2,7 +2,8 @@
  * Helpers for volume tests: start `protect-volume` / `image --listen` and wait until they
  * serve, and drive them with real NBD clients nobody here wrote (qemu-io, nbdcopy).
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import path from 'node:path';
@@ -49,3 +50,45 @@ export function sha256(b: Uint8Array): string {
 }
 
 export { run as execFileAsync };
+
+/** A block device made of an NBD export (nbdfuse + losetup), mounted; `detach` undoes it all. */
+export interface Attached { loop: string; mountDir: string; detach(): Promise<void> }
+
+/**
+ * Attach an NBD export as a loop device through nbdfuse (the nbd kernel module does not
+ * exist on these machines) and, unless `mkfs` is set first, mount it at `dir/mnt`.
+ */
+export async function attachExport(uri: string, dir: string, opts: { mkfs?: boolean; readOnly?: boolean } = {}): Promise<Attached> {
+  const fuseDir = path.join(dir, 'fuse');
+  const mountDir = path.join(dir, 'mnt');
+  await run('mkdir', ['-p', fuseDir, mountDir]);
+  const fuse = spawn('nbdfuse', [...(opts.readOnly ? ['-r'] : []), fuseDir, uri], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let fuseErr = '';
+  fuse.stderr.on('data', (b: Buffer) => { fuseErr += b.toString(); });
+  const nbdFile = path.join(fuseDir, 'nbd');
+  for (let i = 0; i < 200; i++) {
+    if (existsSync(nbdFile)) break;
+    if (fuse.exitCode !== null) throw new Error(`nbdfuse exited: ${fuseErr}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  if (!existsSync(nbdFile)) { fuse.kill('SIGKILL'); throw new Error(`nbdfuse did not expose ${nbdFile}: ${fuseErr}`); }
+  const loop = (await run('losetup', ['-f', '--show', ...(opts.readOnly ? ['-r'] : []), nbdFile])).stdout.trim();
+  let mounted = false;
+  const detach = async (): Promise<void> => {
+    if (mounted) await run('umount', [mountDir]).catch(() => run('umount', ['-l', mountDir]));
+    mounted = false;
+    await run('losetup', ['-d', loop]).catch(() => undefined);
+    await run('fusermount3', ['-u', fuseDir]).catch(() => undefined);
+    for (let i = 0; i < 100 && fuse.exitCode === null; i++) await new Promise((r) => setTimeout(r, 20));
+    if (fuse.exitCode === null) fuse.kill('SIGKILL');
+  };
+  try {
+    if (opts.mkfs) await run('mkfs.ext4', ['-q', '-F', loop]);
+    await run('mount', [...(opts.readOnly ? ['-o', 'ro,noload'] : []), loop, mountDir]);
+    mounted = true;
+  } catch (err) {
+    await detach();
+    throw err;
+  }
+  return { loop, mountDir, detach };
+}
