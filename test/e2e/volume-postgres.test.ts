@@ -36,7 +36,7 @@ async function startPg(c: Cluster): Promise<void> {
       `-c listen_addresses='' -c unix_socket_directories=${c.sockDir} -p ${c.port}`, 'start']);
   } catch (err) {
     const log = await fs.readFile(c.log, 'utf8').catch(() => '');
-    throw new Error(`PostgreSQL did not start on ${c.data}: ${(err as Error).message}\n${log.slice(-3000)}`);
+    throw new Error(`PostgreSQL did not start on ${c.data}: ${(err as Error).message}\n${log.slice(-3000)}`, { cause: err });
   }
 }
 
