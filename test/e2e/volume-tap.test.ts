@@ -211,5 +211,13 @@ describe('protect-volume journals every acknowledged write in order', () => {
     const img = await tv.run(['image', 'files', '--to', path.join(tv.root, 'z.raw')]);
     assert.notEqual(img.code, 0);
     assert.match(img.stderr, /not a volume/);
+    // And the other way round: a volume is not listed as a tree.
+    await fs.writeFile(path.join(tv.root, 'v.img'), Buffer.alloc(65536, 7));
+    const { proc } = await startVolume(tv, path.join(tv.root, 'v.img'), 'vol');
+    await proc.waitFor((e) => e.event === 'baseline', 30_000, 'the baseline line');
+    assert.equal((await proc.stop('SIGINT')).code, 0);
+    const ls = await tv.run(['ls', 'vol']);
+    assert.equal(ls.code, 2);
+    assert.match(ls.stderr, /is a volume[\s\S]*tidemark image/);
   });
 });

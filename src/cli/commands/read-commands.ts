@@ -4,11 +4,22 @@ import { resolve } from 'node:path';
 import { once } from 'node:events';
 import { TidemarkError } from '../../common/errors.js';
 import { displayPath, parseUserPath } from '../../common/rel-path.js';
-import { resolvePoint } from '../../image/point.js';
+import { resolvePoint, type ResolvedPoint } from '../../image/point.js';
+import { VolumeIndex } from '../../vault/index/volume-index.js';
+import type { Vault } from '../../vault/vault.js';
 import { describeEntry, fileChunks, requireEntry } from '../../image/tree-reader.js';
 import { restoreTree } from '../../image/restore.js';
 import { EntryKind, kindName } from '../../vault/journal/journal-record.js';
 import { formatBytes, openVault, output, progressLine, withGlobals, type GlobalOptions } from '../cli-context.js';
+
+/** A point of a file group (a volume group is read with `tidemark image`). */
+function resolveTreePoint(vault: Vault, group: string, at: string | undefined): ResolvedPoint {
+  const p = resolvePoint(vault, group, at);
+  if (new VolumeIndex(vault.index).isVolume(p.groupId)) {
+    throw new TidemarkError('TM_USAGE', `Group "${group}" is a volume, not a directory tree`, { hint: `use \`tidemark image ${group} --at ${at ?? 'latest'} --to FILE\` or \`--listen\`` });
+  }
+  return p;
+}
 
 interface AtOptions extends GlobalOptions { at?: string }
 
@@ -29,7 +40,7 @@ export function registerReadCommands(program: Command): void {
     .action((group: string, path: string, o: AtOptions) => {
       const vault = openVault(o, false, 'ls');
       try {
-        const p = resolvePoint(vault, group, o.at);
+        const p = resolveTreePoint(vault, group, o.at);
         const rel = parseUserPath(path);
         const self = requireEntry(vault, p, rel);
         const rows = self.entry.kind === EntryKind.dir ? [...vault.index.childrenAt(p.groupId, rel, p.seq)] : [self];
@@ -50,7 +61,7 @@ export function registerReadCommands(program: Command): void {
     .action(async (group: string, path: string, o: AtOptions) => {
       const vault = openVault(o, false, 'cat');
       try {
-        const p = resolvePoint(vault, group, o.at);
+        const p = resolveTreePoint(vault, group, o.at);
         const row = requireEntry(vault, p, parseUserPath(path));
         if (row.entry.kind !== EntryKind.file) throw new TidemarkError('TM_USAGE', `"${path}" is a ${kindName(row.entry.kind)}, not a file`, { hint: `use \`tidemark ls ${group} ${path}\`` });
         for (const chunk of fileChunks(vault, row.entry)) {
@@ -69,7 +80,7 @@ export function registerReadCommands(program: Command): void {
     .action(async (group: string, o: AtOptions & { to: string; path?: string; overwrite?: boolean }) => {
       const vault = openVault(o, false, 'restore');
       try {
-        const p = resolvePoint(vault, group, o.at);
+        const p = resolveTreePoint(vault, group, o.at);
         const line = progressLine(o);
         const started = Date.now();
         const stats = await restoreTree(vault, p, resolve(o.to), {
