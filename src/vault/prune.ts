@@ -12,13 +12,13 @@
  * packs in agreement, at worst with orphan packs that the next open indexes and the next
  * prune removes.
  */
-import { VolumeIndex } from './index/volume-index.js';
+import { VolumeIndex, toRuns, type BlockRef } from './index/volume-index.js';
 import { unlinkSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { TidemarkError, isErrno, wrapIo } from '../common/errors.js';
 import { fsyncDir } from '../common/durable-file.js';
 import { compareCompacted, decodeExtents } from './journal/commit-codec.js';
-import type { CompactedCommit, CompactedRecord, RetainedPoint } from './journal/journal-record.js';
+import type { CompactedCommit, CompactedRecord, CompactedVolume, RetainedPoint } from './journal/journal-record.js';
 import { EntryKind } from './journal/journal-record.js';
 import { PackWriter, type WrittenPack } from './pack/pack-writer.js';
 import { packRelPath, PACK_FOOTER_SIZE, PACK_HEADER_SIZE } from './pack/pack-format.js';
@@ -114,6 +114,29 @@ export function retainedVersions(keys: readonly { path: Buffer; seq: number; kin
 }
 
 /**
+ * The block versions with seq <= `through` that stay, by the same rule as paths: a version
+ * (block, s) followed by the block's next version at s' (or none) stays when some kept
+ * point k has s <= k < s'. Walks the versions once, in (block, seq) order.
+ */
+function retainedBlocks(volumes: VolumeIndex, gid: number, kept: readonly number[], through: number): { kept: (BlockRef & { block: number })[]; dropped: number } {
+  const out: (BlockRef & { block: number })[] = [];
+  let dropped = 0;
+  let prev: (BlockRef & { block: number }) | undefined;
+  const decide = (v: BlockRef & { block: number }, next: number): void => {
+    if (v.seq > through) return;
+    const k = lowerBound(kept, v.seq);
+    if (k < kept.length && kept[k]! < next) out.push(v);
+    else dropped++;
+  };
+  for (const v of volumes.versions(gid)) {
+    if (prev) decide(prev, prev.block === v.block ? v.seq : Infinity);
+    prev = v;
+  }
+  if (prev) decide(prev, Infinity);
+  return { kept: out, dropped };
+}
+
+/**
  * Thin one group and store its compacted commit (with `dryRun`, only apply it to the index,
  * inside the caller's transaction). `written`: the size of the pack written, or null.
  */
@@ -141,18 +164,28 @@ function pruneGroup(vault: Vault, gid: number, group: string, policy: RetentionP
   const dropSet = new Set(drop);
   const kept = points.filter((p) => !dropSet.has(p.seq));
   const keptSeqs = kept.map((p) => p.seq);
-  const keep = retainedVersions(idx.versionKeys(gid), keptSeqs, through);
+  const volumes = new VolumeIndex(idx);
+  const isVolume = volumes.isVolume(gid);
   const records: CompactedRecord[] = [];
-  for (const v of idx.versionsThrough(gid, through)) {
-    if (!keep.has(versionKey(v.path, v.seq))) continue;
-    records.push(v.entry.kind === EntryKind.tombstone ? { op: 'delete', seq: v.seq, path: v.path } : { op: 'put', seq: v.seq, path: v.path, entry: v.entry });
+  let volume: CompactedVolume | undefined;
+  let volumeDropped = 0;
+  if (isVolume) {
+    const r = retainedBlocks(volumes, gid, keptSeqs, through);
+    volume = { baselines: volumes.baselines(gid, through), runs: toRuns(r.kept) };
+    volumeDropped = r.dropped;
+  } else {
+    const keep = retainedVersions(idx.versionKeys(gid), keptSeqs, through);
+    for (const v of idx.versionsThrough(gid, through)) {
+      if (!keep.has(versionKey(v.path, v.seq))) continue;
+      records.push(v.entry.kind === EntryKind.tombstone ? { op: 'delete', seq: v.seq, path: v.path } : { op: 'put', seq: v.seq, path: v.path, entry: v.entry });
+    }
+    records.sort(compareCompacted);
   }
-  records.sort(compareCompacted);
   const keptThrough: RetainedPoint[] = kept.filter((p) => p.seq <= through);
-  const commit: CompactedCommit = { kind: 'compacted', group, through, generation: applied.generation + 1, points: keptThrough, records };
+  const commit: CompactedCommit = { kind: 'compacted', group, through, generation: applied.generation + 1, points: keptThrough, records, ...(volume ? { volume } : {}) };
   const before = idx.versionCount(gid);
   const stored = vault.storeCompacted(commit, opts.dryRun === true);
-  report.versionsDropped = before - idx.versionCount(gid);
+  report.versionsDropped = before - idx.versionCount(gid) + volumeDropped;
   report.pointsKept = idx.pointCount(gid);
   report.pointsDropped = points.length - report.pointsKept;
   report.dropped = drop;
@@ -304,12 +337,6 @@ export function pruneVault(vault: Vault, opts: PruneOptions): PruneReport {
   try {
     for (const g of vault.index.groups()) {
       if (g.lastSeq === 0) continue;
-      if (new VolumeIndex(vault.index).isVolume(g.id)) {
-        // Thinning a volume journal needs a compacted form of its block versions (not yet in
-        // the format): keep every point rather than let a rebuild lose them. GC still keeps its chunks.
-        warnings.push(`group "${g.name}" is a volume: its points are not thinned yet (all are kept)`);
-        continue;
-      }
       opts.onProgress?.(`thinning group ${g.name}`);
       const policy = policyOf(g.name);
       const { report, written } = pruneGroup(vault, g.id, g.name, policy, opts);

@@ -9,6 +9,7 @@ import { parentOf, nameOf, subtreeBounds } from '../../common/rel-path.js';
 import { decodeExtents, encodeExtents } from '../journal/commit-codec.js';
 import { EntryKind, type CompactedCommit, type EntryKindCode, type EntryState, type RetainedPoint } from '../journal/journal-record.js';
 import { MIGRATIONS } from './schema.js';
+import { VolumeIndex } from './volume-index.js';
 
 /** One version of one path, as stored in `versions` and `head`. */
 export interface VersionRow {
@@ -353,6 +354,7 @@ export class IndexDb {
     const addPoint = this.stmt('INSERT INTO points (group_id, seq, time) VALUES (?, ?, ?)');
     for (const p of c.points) addPoint.run(groupId, p.seq, p.time);
     for (const path of touched.values()) this.refreshHead(groupId, path);
+    if (c.volume) new VolumeIndex(this).applyCompacted(groupId, t, c.volume);
     this.stmt('UPDATE groups SET last_seq = max(last_seq, ?), compacted_through = ?, compacted_generation = ? WHERE id = ?').run(t, t, c.generation, groupId);
     this.stmt('DELETE FROM commits WHERE group_id = ? AND last_seq <= ?').run(groupId, t);
   }

@@ -4,6 +4,7 @@
  * say which points are states the volume was really in.
  */
 import type { IndexDb } from './index-db.js';
+import type { BlockRun, CompactedVolume } from '../journal/journal-record.js';
 
 /** Where one block's bytes were at some seq: in a chunk (at block `coff` of it) or zeros. */
 export interface BlockRef {
@@ -57,6 +58,31 @@ export class VolumeIndex {
     return this.index.stmt('SELECT 1 FROM vbaselines WHERE group_id = ? LIMIT 1').get(groupId) !== undefined;
   }
 
+  /** Every block version of a group, ordered by (block, seq) (retention walks them once). */
+  versions(groupId: number): IterableIterator<BlockRef & { block: number }> {
+    return this.index
+      .stmt('SELECT block, seq, chunk, coff FROM vblocks WHERE group_id = ? ORDER BY block, seq')
+      .iterate(groupId) as IterableIterator<BlockRef & { block: number }>;
+  }
+
+  baselines(groupId: number, through: number): CompactedVolume['baselines'] {
+    return this.index
+      .stmt('SELECT start_seq AS startSeq, end_seq AS endSeq, size FROM vbaselines WHERE group_id = ? AND start_seq <= ? ORDER BY start_seq')
+      .all(groupId, through) as CompactedVolume['baselines'];
+  }
+
+  /**
+   * Make the group's block versions and baselines up to `through` exactly the compacted
+   * commit's (versions after `through` are left alone). Inside the caller's transaction.
+   */
+  applyCompacted(groupId: number, through: number, v: CompactedVolume): void {
+    this.index.stmt('DELETE FROM vblocks WHERE group_id = ? AND seq <= ?').run(groupId, through);
+    this.index.stmt('DELETE FROM vbaselines WHERE group_id = ? AND start_seq <= ?').run(groupId, through);
+    const addBase = this.index.stmt('INSERT INTO vbaselines (group_id, start_seq, end_seq, size) VALUES (?, ?, ?, ?)');
+    for (const b of v.baselines) addBase.run(groupId, b.startSeq, b.endSeq, b.size);
+    for (const r of v.runs) this.putBlocks(groupId, r.block, r.count, r.seq, r.chunk, r.coff);
+  }
+
   /** Distinct chunks referenced by a group's blocks (verify, prune). */
   chunkRefs(groupId: number): Buffer[] {
     return (this.index.stmt('SELECT DISTINCT chunk FROM vblocks WHERE group_id = ? AND chunk IS NOT NULL').all(groupId) as { chunk: Buffer }[]).map((r) => r.chunk);
@@ -68,4 +94,18 @@ export class VolumeIndex {
       .stmt('SELECT group_id AS groupId, block, seq FROM vblocks WHERE chunk = ? LIMIT ?')
       .all(chunk, limit) as { groupId: number; block: number; seq: number }[];
   }
+}
+
+/** Merge block versions (any order) into runs: consecutive blocks of one seq and one chunk (or zeros). */
+export function toRuns(rows: readonly (BlockRef & { block: number })[]): BlockRun[] {
+  const sorted = [...rows].sort((a, b) => a.seq - b.seq || a.block - b.block);
+  const runs: BlockRun[] = [];
+  for (const r of sorted) {
+    const last = runs[runs.length - 1];
+    const extends_ = last && last.seq === r.seq && last.block + last.count === r.block
+      && (last.chunk === null ? r.chunk === null : r.chunk !== null && last.chunk.equals(r.chunk) && last.coff + last.count === r.coff);
+    if (extends_) last.count++;
+    else runs.push({ seq: r.seq, block: r.block, count: 1, chunk: r.chunk, coff: r.chunk ? r.coff : 0 });
+  }
+  return runs.sort((a, b) => a.block - b.block || a.seq - b.seq);
 }

@@ -46,8 +46,42 @@ describe('compacted commits (version 2)', () => {
       assert.throws(() => decodeCommit(good.subarray(0, cut), 'test'), (e: Error & { code?: string }) => e.code === 'TM_FORMAT', `cut at ${cut}`);
     }
     const bad = Buffer.from(good);
-    bad[4] = 3;
-    assert.throws(() => decodeCommit(bad, 'test'), /unsupported commit version 3/);
+    bad[4] = 9;
+    assert.throws(() => decodeCommit(bad, 'test'), /unsupported commit version 9/);
     assert.throws(() => decodeCommit(Buffer.concat([good, Buffer.from([0])]), 'test'), /trailing/);
+  });
+});
+
+describe('volume records and compacted volume commits (version 3)', () => {
+  const id = Buffer.alloc(32, 0xab);
+  it('round-trip: vwrite with chunks and holes, vzero, baseline marks', () => {
+    const plain = {
+      group: 'vol', firstSeq: 7, records: [
+        { op: 'vmark' as const, seq: 7, time: 1, mark: 'start' as const, size: 1 << 30 },
+        { op: 'vwrite' as const, seq: 8, time: 2, offset: 8192, extents: [{ id, length: 65536 }, { id: null, length: 4096 }] },
+        { op: 'vzero' as const, seq: 9, time: 2, offset: 0, length: 4096 },
+        { op: 'vmark' as const, seq: 10, time: 3, mark: 'end' as const, size: 1 << 30 },
+      ],
+    };
+    assert.deepEqual(decodeCommit(encodeCommit(plain), 'test'), plain);
+  });
+
+  const vc: CompactedCommit = {
+    kind: 'compacted', group: 'vol', through: 50, generation: 1, points: [{ seq: 10, time: 1 }, { seq: 50, time: 2 }], records: [],
+    volume: {
+      baselines: [{ startSeq: 1, endSeq: 10, size: 1 << 20 }, { startSeq: 45, endSeq: null, size: 1 << 20 }],
+      runs: [{ seq: 8, block: 0, count: 16, chunk: id, coff: 0 }, { seq: 50, block: 0, count: 1, chunk: null, coff: 0 }, { seq: 9, block: 20, count: 3, chunk: id, coff: 5 }],
+    },
+  };
+
+  it('round-trip of a compacted volume commit; damaged or disordered ones are refused', () => {
+    const enc = encodeCompactedCommit(vc);
+    assert.equal(enc[4], 3);
+    assert.deepEqual(decodeCommit(enc, 'test'), vc);
+    for (let cut = 5; cut < enc.length; cut += 5) {
+      assert.throws(() => decodeCommit(enc.subarray(0, cut), 'test'), (e: Error & { code?: string }) => e.code === 'TM_FORMAT', `cut at ${cut}`);
+    }
+    assert.throws(() => encodeCompactedCommit({ ...vc, volume: { ...vc.volume!, runs: [...vc.volume!.runs].reverse() } }), /out of order/);
+    assert.throws(() => encodeCompactedCommit({ ...vc, through: 20 }), /beyond through|invalid/);
   });
 });

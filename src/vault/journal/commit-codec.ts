@@ -22,12 +22,19 @@
  *           seq <= through; records sorted by (seq, path); (path, seq) unique
  * It replaces every commit of its group whose last seq is <= through, and every compacted
  * commit of the group with a lower (through, generation).
+ *
+ * Version 3, a compacted commit of a volume group: version 2's layout (with no records),
+ * then   baseline count u32 | baselines | run count u32 | runs
+ *   baseline  start seq u64 | end seq u64 (0 = unfinished) | volume size u64
+ *   run       seq u64 | first block u64 | block count u32 | flag u8 (0 chunk, 1 zeros) |
+ *             chunk: id (32) | first block's index inside the chunk u32
+ *             sorted by (first block, seq); seq <= through
  */
 import { ByteReader, ByteWriter } from '../../common/byte-io.js';
 import { TidemarkError } from '../../common/errors.js';
 import {
   EntryKind, type CompactedCommit, type CompactedRecord, type EntryKindCode, type EntryState, type Extent, type JournalCommit,
-  type JournalRecord, type RetainedPoint, type StoredCommit,
+  type JournalRecord, type RetainedPoint, type StoredCommit, type BlockRun, type CompactedVolume,
 } from './journal-record.js';
 
 const MAGIC = Buffer.from('TMJC');
@@ -111,7 +118,7 @@ export function decodeCommit(buf: Buffer, what: string): StoredCommit {
   const r = new ByteReader(buf, what);
   if (!r.bytes(4).equals(MAGIC)) throw new TidemarkError('TM_FORMAT', `${what} is not a journal commit`);
   const version = r.u8();
-  if (version === 2) return decodeCompacted(r, what);
+  if (version === 2 || version === 3) return decodeCompacted(r, what, version === 3);
   if (version !== 1) throw new TidemarkError('TM_FORMAT', `${what}: unsupported commit version ${version}`);
   const group = r.lbytes().toString('utf8');
   const firstSeq = r.num64();
@@ -151,8 +158,8 @@ export function compareCompacted(a: { seq: number; path: Buffer }, b: { seq: num
 
 /** Encode a compacted commit (version 2); checks the invariants the decoder enforces. */
 export function encodeCompactedCommit(c: CompactedCommit): Buffer {
-  const w = new ByteWriter(1024 + c.points.length * 16 + c.records.length * 128);
-  w.bytes(MAGIC).u8(2).lbytes(Buffer.from(c.group, 'utf8')).u64(c.through).u32(c.generation).u32(c.points.length);
+  const w = new ByteWriter(1024 + c.points.length * 16 + c.records.length * 128 + (c.volume?.runs.length ?? 0) * 60);
+  w.bytes(MAGIC).u8(c.volume ? 3 : 2).lbytes(Buffer.from(c.group, 'utf8')).u64(c.through).u32(c.generation).u32(c.points.length);
   let prev = 0;
   for (const p of c.points) {
     if (p.seq <= prev || p.seq > c.through) throw new TidemarkError('TM_INTERNAL', `compacted commit point seq:${p.seq} out of order or beyond through ${c.through}`);
@@ -166,10 +173,58 @@ export function encodeCompactedCommit(c: CompactedCommit): Buffer {
     w.u64(rec.seq).u8(OP[rec.op]).lbytes(rec.path);
     if (rec.op === 'put') writePutBody(w, rec.entry);
   });
+  if (c.volume) writeCompactedVolume(w, c.volume, c.through);
   return Buffer.from(w.view());
 }
 
-function decodeCompacted(r: ByteReader, what: string): CompactedCommit {
+/** Version 3 tail: baselines, then block runs (see the header comment). */
+function writeCompactedVolume(w: ByteWriter, v: CompactedVolume, through: number): void {
+  w.u32(v.baselines.length);
+  for (const b of v.baselines) w.u64(b.startSeq).u64(b.endSeq ?? 0).u64(b.size);
+  w.u32(v.runs.length);
+  v.runs.forEach((r, i) => {
+    if (r.seq < 1 || r.seq > through || r.count < 1) throw new TidemarkError('TM_INTERNAL', `compacted volume run at block ${r.block} seq:${r.seq} is invalid`);
+    if (i > 0 && compareRuns(v.runs[i - 1]!, r) >= 0) throw new TidemarkError('TM_INTERNAL', `compacted volume runs out of order at block ${r.block}`);
+    w.u64(r.seq).u64(r.block).u32(r.count);
+    if (r.chunk) w.u8(0).bytes(r.chunk).u32(r.coff);
+    else w.u8(1);
+  });
+}
+
+function readCompactedVolume(r: ByteReader, what: string, through: number): CompactedVolume {
+  const nb = r.u32();
+  if (nb * 24 > r.remaining) throw new TidemarkError('TM_FORMAT', `${what}: baseline count ${nb} exceeds the data`);
+  const baselines: CompactedVolume['baselines'] = [];
+  for (let i = 0; i < nb; i++) {
+    const startSeq = r.num64();
+    const end = r.num64();
+    baselines.push({ startSeq, endSeq: end === 0 ? null : end, size: r.num64() });
+  }
+  const nr = r.u32();
+  if (nr * 21 > r.remaining) throw new TidemarkError('TM_FORMAT', `${what}: run count ${nr} exceeds the data`);
+  const runs: BlockRun[] = [];
+  for (let i = 0; i < nr; i++) {
+    const seq = r.num64();
+    const block = r.num64();
+    const count = r.u32();
+    const flag = r.u8();
+    let chunk: Buffer | null = null;
+    let coff = 0;
+    if (flag === 0) { chunk = Buffer.from(r.bytes(32)); coff = r.u32(); } else if (flag !== 1) throw new TidemarkError('TM_FORMAT', `${what}: unknown run flag ${flag}`);
+    const run = { seq, block, count, chunk, coff };
+    if (seq < 1 || seq > through || count < 1) throw new TidemarkError('TM_FORMAT', `${what}: block run at ${block} seq:${seq} is invalid`);
+    if (i > 0 && compareRuns(runs[i - 1]!, run) >= 0) throw new TidemarkError('TM_FORMAT', `${what}: block runs out of order at block ${block}`);
+    runs.push(run);
+  }
+  return { baselines, runs };
+}
+
+/** Order of block runs in a compacted volume commit: by first block, then seq. */
+export function compareRuns(a: { block: number; seq: number }, b: { block: number; seq: number }): number {
+  return a.block - b.block || a.seq - b.seq;
+}
+
+function decodeCompacted(r: ByteReader, what: string, volume: boolean): CompactedCommit {
   const group = r.lbytes().toString('utf8');
   const through = r.num64();
   const generation = r.u32();
@@ -199,6 +254,7 @@ function decodeCompacted(r: ByteReader, what: string): CompactedCommit {
     if (i > 0 && compareCompacted(records[i - 1]!, rec) >= 0) throw new TidemarkError('TM_FORMAT', `${what}: records out of order at seq:${seq}`);
     records.push(rec);
   }
+  const vol = volume ? readCompactedVolume(r, what, through) : undefined;
   if (r.remaining !== 0) throw new TidemarkError('TM_FORMAT', `${what}: ${r.remaining} trailing bytes`);
-  return { kind: 'compacted', group, through, generation, points, records };
+  return { kind: 'compacted', group, through, generation, points, records, ...(vol ? { volume: vol } : {}) };
 }

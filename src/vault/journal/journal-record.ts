@@ -127,6 +127,25 @@ export interface CompactedCommit {
   generation: number;
   points: RetainedPoint[];
   records: CompactedRecord[];
+  /** volume groups (commit version 3): their baselines and retained block versions; `records` is empty */
+  volume?: CompactedVolume;
+}
+
+/** A run of consecutive blocks written at one seq: blocks of one chunk from `coff` on, or zeros. */
+export interface BlockRun {
+  seq: number;
+  block: number;
+  count: number;
+  /** null: zeros */
+  chunk: Buffer | null;
+  coff: number;
+}
+
+/** The volume part of a compacted commit: everything up to `through`. */
+export interface CompactedVolume {
+  baselines: { startSeq: number; endSeq: number | null; size: number }[];
+  /** sorted by (block, seq); no two runs share a (block, seq) */
+  runs: BlockRun[];
 }
 
 /** Any commit as stored in a pack. */
