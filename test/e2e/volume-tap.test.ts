@@ -76,6 +76,11 @@ describe('protect-volume journals every acknowledged write in order', () => {
       points.push({ seq: await lastSeq(tv, 'vol'), sum: sha256(model) });
     }
     for (let i = 1; i < points.length; i++) assert.ok(points[i]!.seq > points[i - 1]!.seq, `step ${i} (${steps[i - 1]!.cmd}) made no new point`);
+    const st = await tv.json<{ groups: { group: string; kind: string; watching: boolean; protectedBytes: number; lastPoint: { seq: number } }[] }>(['status']);
+    const vg = st.groups.find((g) => g.group === 'vol');
+    assert.ok(vg, 'status does not list the volume group');
+    assert.deepEqual([vg.kind, vg.watching, vg.protectedBytes], ['volume', true, size], `status of the volume group: ${JSON.stringify(vg)}`);
+    assert.ok(vg.lastPoint.seq >= points[points.length - 1]!.seq);
     // The live export reads back what was written.
     assert.equal(sha256(await readExport(uri)), sha256(model), 'the live export differs from what was written');
     for (const [i, p] of points.entries()) {

@@ -1,5 +1,6 @@
 /** `tidemark status`: per group, whether it is being watched, its last point, lag and ratios. */
 import type { Command } from 'commander';
+import { VolumeIndex } from '../../vault/index/volume-index.js';
 import { readRunStatuses } from '../../embedded/run-status.js';
 import { formatBytes, openVault, output, withGlobals, type GlobalOptions } from '../cli-context.js';
 
@@ -10,13 +11,18 @@ export function registerStatus(program: Command): void {
       try {
         const runs = readRunStatuses(vault.dir);
         const db = vault.index.db;
+        const volumes = new VolumeIndex(vault.index);
         const stored = db.prepare('SELECT coalesce(sum(length), 0) AS stored, coalesce(sum(raw_length), 0) AS raw, count(*) AS n FROM blobs WHERE type = 0').get() as { stored: number; raw: number; n: number };
         const groups = vault.index.groups().map((g) => {
           const last = vault.index.lastPoint(g.id);
-          const head = db.prepare('SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM head WHERE group_id = ? AND kind = 1').get(g.id) as { files: number; bytes: number };
+          const volume = last ? volumes.baselineAt(g.id, last.seq) : undefined;
+          const head = volume
+            ? { files: 0, bytes: volume.size }
+            : db.prepare('SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM head WHERE group_id = ? AND kind = 1').get(g.id) as { files: number; bytes: number };
           const run = runs.find((r) => r.group === g.name && r.alive);
           return {
             group: g.name,
+            kind: volume ? 'volume' : 'files',
             watching: run !== undefined,
             source: run?.source ?? null,
             pid: run?.pid ?? null,
@@ -40,7 +46,8 @@ export function registerStatus(program: Command): void {
           `Vault ${vault.dir}: ${stored.n} chunks, ${formatBytes(stored.stored)} stored` +
             (vaultInfo.dedupRatio ? `, dedup ${vaultInfo.dedupRatio.toFixed(2)}x, compression ${vaultInfo.compressionRatio!.toFixed(2)}x` : ''),
           ...groups.map((g) => `  ${g.group}: ${g.watching ? `watching ${g.source} (pid ${g.pid}), RPO lag ${g.rpoLagMs} ms, ${g.pendingChanges} pending` : 'not watched'}; ` +
-            `last point ${g.lastPoint ? `seq:${g.lastPoint.seq} at ${g.lastPoint.time}` : 'none'}; ${g.files} files, ${formatBytes(g.protectedBytes)}`),
+            `last point ${g.lastPoint ? `seq:${g.lastPoint.seq} at ${g.lastPoint.time}` : 'none'}; ` +
+            (g.kind === 'volume' ? `volume of ${formatBytes(g.protectedBytes)}` : `${g.files} files, ${formatBytes(g.protectedBytes)}`)),
         ].join('\n'));
       } finally {
         vault.close();
