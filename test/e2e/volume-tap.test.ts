@@ -6,6 +6,8 @@
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { makeVault, type TestVault } from '../helpers/cli.js';
@@ -238,6 +240,46 @@ describe('protect-volume journals every acknowledged write in order', () => {
     assert.equal(verify.code, 0, `verify after prune: ${verify.stdout.toString()}`);
     await tv.json(['index', 'rebuild']);
     await check('after index rebuild');
+  });
+
+  it('a client that dies mid-write leaves no trace in the journal; the tap keeps serving others', async () => {
+    const tv = await vault();
+    const backing = path.join(tv.root, 'hostile.img');
+    const { proc, uri } = await startVolume(tv, backing, 'hostile', ['--size', '4M']);
+    await proc.waitFor((e) => e.event === 'baseline', 30_000, 'the baseline line');
+    await qemuIo(uri, ['write -P 9 0 64k', 'flush']);
+    const before = await lastSeq(tv, 'hostile');
+    const sock = uri.slice(uri.indexOf('socket=') + 'socket='.length);
+    const c = net.createConnection(sock);
+    const got: Buffer[] = [];
+    c.on('data', (b: Buffer) => got.push(b));
+    const bytes = (): number => got.reduce((a, b) => a + b.length, 0);
+    await once(c, 'connect');
+    for (let i = 0; i < 100 && bytes() < 18; i++) await sleep(10);
+    c.write(Buffer.from([0, 0, 0, 3])); // client flags: fixed newstyle, no zeroes
+    const opt = Buffer.alloc(16 + 6);
+    opt.write('IHAVEOPT', 0);
+    opt.writeUInt32BE(7, 8); // NBD_OPT_GO
+    opt.writeUInt32BE(6, 12);
+    c.write(opt); // export name '' and no info requests
+    for (let i = 0; i < 200 && !Buffer.concat(got).subarray(18).toString('latin1').includes('\x00\x00\x00\x01\x00\x00\x00\x00'); i++) await sleep(10);
+    const req = Buffer.alloc(28);
+    req.writeUInt32BE(0x25609513, 0);
+    req.writeUInt16BE(1, 6); // WRITE
+    req.writeBigUInt64BE(7n, 8);
+    req.writeBigUInt64BE(0n, 16);
+    req.writeUInt32BE(1024 * 1024, 24);
+    c.write(Buffer.concat([req, Buffer.alloc(1000, 0x66)]));
+    await sleep(100);
+    c.destroy();
+    await sleep(300);
+    assert.equal(proc.stderr.match(/serving export "hostile"/g)?.length, 2, `the raw client never reached the transmission phase: ${proc.stderr}`);
+    await qemuIo(uri, ['flush']);
+    assert.equal(await lastSeq(tv, 'hostile'), before, 'a half-sent write was journaled');
+    const img = await imageAt(tv, 'hostile', 'latest');
+    assert.ok(img.subarray(0, 65536).every((x) => x === 9), 'a half-sent write reached the journal');
+    await qemuIo(uri, ['write -P 10 64k 4k', 'flush']);
+    assert.equal((await proc.stop('SIGINT')).code, 0, proc.describe());
   });
 
   it('refuses bad input clearly: a file group, a point that is not a volume, a missing backing file', async () => {
