@@ -6,6 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { NbdExport } from './nbd-export.js';
+import type { BufferPool } from './nbd-buffer-pool.js';
 import { NbdDecoder, NbdProtocolError, type NbdRequest } from './nbd-decoder.js';
 import { encodeGreeting, encodeSimpleReply } from './nbd-encoder.js';
 import { answerOption, type HandshakeContext } from './nbd-handshake.js';
@@ -22,6 +23,8 @@ export interface ConnectionOptions {
   maxRequestBytes: number;
   /** Stop reading requests while more than this many bytes are in flight or unsent. */
   maxInFlightBytes: number;
+  /** Where READ reply buffers come from and go back to (shared by a server's connections). */
+  pool: BufferPool;
   log(line: string): void;
 }
 
@@ -40,6 +43,7 @@ export class NbdConnection {
   private closed = false;
   private pausedByUs = false;
   private settled = false;
+  private corked = false;
 
   constructor(private readonly socket: Socket, private readonly opts: ConnectionOptions, private readonly id: string) {
     this.done = new Promise((resolve) => { this.resolveDone = resolve; });
@@ -131,7 +135,7 @@ export class NbdConnection {
     const fua = (req.flags & NBD_CMD_FLAG_FUA) !== 0;
     switch (req.type) {
       case NBD_CMD_READ: {
-        const into = Buffer.allocUnsafe(req.length);
+        const into = this.opts.pool.get(req.length);
         this.run(req, req.length, () => exp.read(req.offset, into), into);
         return;
       }
@@ -161,6 +165,7 @@ export class NbdConnection {
       pending = Promise.reject(err);
     }
     pending.then(() => this.finish(req.cookie, 0, bytes, data), (err: unknown) => {
+      if (data !== undefined) this.opts.pool.release(data);
       const msg = err instanceof Error ? err.message : String(err);
       this.opts.log(`nbd ${this.id}: export "${this.export?.name}" failed command ${req.type} at ${req.offset}+${req.length}: ${msg}`);
       this.finish(req.cookie, errorValueOf(err), bytes, undefined);
@@ -176,18 +181,23 @@ export class NbdConnection {
     else if (this.pausedByUs) this.pump();
   }
 
-  /** Header and data go out in one corked write (writev) rather than two packets. */
+  /**
+   * Replies are written into a corked socket that is uncorked once per tick, so the replies
+   * of all requests completing together leave in one writev instead of a syscall each.
+   */
   private reply(cookie: bigint, error: number, data?: Buffer): void {
     if (this.closed || this.socket.destroyed) return;
-    const header = encodeSimpleReply(error, cookie);
-    if (data === undefined || error !== 0) {
-      this.socket.write(header);
-      return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
     }
-    this.socket.cork();
-    this.socket.write(header);
-    this.socket.write(data);
-    this.socket.uncork();
+    this.socket.write(encodeSimpleReply(error, cookie));
+    // Back to the pool only once the kernel has the bytes (or the write failed).
+    if (data !== undefined) this.socket.write(data, () => this.opts.pool.release(data));
   }
 
   private stop(): void {

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import { TidemarkError } from '../common/errors.js';
 import type { NbdExport } from './nbd-export.js';
+import { BufferPool } from './nbd-buffer-pool.js';
 import { NbdConnection } from './nbd-connection.js';
 import { PREFERRED_BLOCK_SIZE } from './nbd-handshake.js';
 import { DEFAULT_MAX_REQUEST_BYTES } from './nbd-protocol.js';
@@ -33,6 +34,8 @@ export interface NbdServer {
 
 /** Bytes of requests in flight per connection before it stops reading: two max requests. */
 const IN_FLIGHT_FACTOR = 2;
+/** READ buffers kept for reuse across the server's connections. */
+const POOL_BYTES = 32 * 1024 * 1024;
 /** A client that does not hang up after shutdown is cut off after this long. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -63,13 +66,14 @@ export async function startNbdServer(options: NbdServerOptions): Promise<NbdServ
     : (name: string): NbdExport | undefined => source.find((e) => e.name === name) ?? (name === '' ? source[0] : undefined);
   const list = (): readonly NbdExport[] | undefined => (typeof source === 'function' ? undefined : source);
   const live = new Set<NbdConnection>();
+  const pool = new BufferPool(POOL_BYTES);
   let nextId = 1;
 
   const server = net.createServer((socket) => {
     if (where.kind === 'tcp') socket.setNoDelay(true);
     const id = `#${nextId++}`;
     const conn = new NbdConnection(socket, {
-      lookup, list, maxRequestBytes, maxInFlightBytes: IN_FLIGHT_FACTOR * maxRequestBytes, log,
+      lookup, list, maxRequestBytes, maxInFlightBytes: IN_FLIGHT_FACTOR * maxRequestBytes, pool, log,
     }, id);
     live.add(conn);
     void conn.done.then(() => live.delete(conn));
