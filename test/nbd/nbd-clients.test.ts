@@ -72,8 +72,11 @@ describe('the NBD server with real clients', () => {
     const src = path.join(dir, 'src.bin');
     const back = path.join(dir, 'back.bin');
     await fs.writeFile(src, randomBytes(64 * MiB));
+    const served = (): number => logs.filter((l) => l.includes('serving export')).length;
+    const before = served();
     const w = await runTool('nbdcopy', [src, nbdUri(unix.address)]);
     assert.equal(w.code, 0, `nbdcopy write: ${w.stderr}`);
+    assert.ok(served() - before >= 2, 'CAN_MULTI_CONN let nbdcopy open several connections at once');
     const r = await runTool('nbdcopy', [nbdUri(tcp.address), back]);
     assert.equal(r.code, 0, `nbdcopy read: ${r.stderr}`);
     const want = await sha256File(src);

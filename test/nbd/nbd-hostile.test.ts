@@ -222,6 +222,15 @@ describe('the NBD server with hostile clients', () => {
     client.destroy();
   });
 
+  it('serves several connections at once, each getting its own replies', T, async () => {
+    const clients = await Promise.all([0, 1, 2].map(async () => (await RawClient.open(server.address)).client));
+    exp.data.write('AAAABBBBCCCC', 0);
+    clients.forEach((c, i) => c.send(request(P.NBD_CMD_READ, BigInt(i), i * 4, 4)));
+    const got = await Promise.all(clients.map(async (c) => [(await c.readReply()).cookie, (await c.read(4)).toString()]));
+    assert.deepEqual(got, [[0n, 'AAAA'], [1n, 'BBBB'], [2n, 'CCCC']]);
+    clients.forEach((c) => c.destroy());
+  });
+
   it('still serves nbdinfo after all of the above', T, async () => {
     const res = await runTool('nbdinfo', ['--size', nbdUri(server.address)]);
     assert.equal(res.code, 0, res.stderr);
