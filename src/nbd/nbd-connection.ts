@@ -16,11 +16,8 @@ import {
   NBD_CMD_WRITE, NBD_CMD_WRITE_ZEROES, NBD_FLAG_C_FIXED_NEWSTYLE, NBD_FLAG_C_NO_ZEROES,
 } from './nbd-protocol.js';
 
-/** What a connection needs from its server. */
-export interface ConnectionOptions {
-  lookup(name: string): NbdExport | undefined;
-  list(): readonly NbdExport[] | undefined;
-  maxRequestBytes: number;
+/** What a connection needs from its server: the handshake's view of it, and more. */
+export interface ConnectionOptions extends Omit<HandshakeContext, 'noZeroes'> {
   /** Stop reading requests while more than this many bytes are in flight or unsent. */
   maxInFlightBytes: number;
   /** Where READ reply buffers come from and go back to (shared by a server's connections). */
@@ -105,11 +102,7 @@ export class NbdConnection {
   }
 
   private onOption(option: number, data: Buffer): void {
-    const ctx: HandshakeContext = {
-      lookup: this.opts.lookup, list: this.opts.list, maxRequestBytes: this.opts.maxRequestBytes,
-      noZeroes: this.noZeroes,
-    };
-    const outcome = answerOption(option, data, ctx);
+    const outcome = answerOption(option, data, { ...this.opts, noZeroes: this.noZeroes });
     for (const reply of outcome.replies) this.socket.write(reply);
     if (outcome.next === 'close') {
       this.stop();
@@ -182,15 +175,16 @@ export class NbdConnection {
   }
 
   /**
-   * Replies are written into a corked socket that is uncorked once per tick, so the replies
-   * of all requests completing together leave in one writev instead of a syscall each.
+   * Replies are written into a corked socket that is uncorked once per event-loop turn
+   * (setImmediate runs after the turn's I/O callbacks), so the replies of all requests that
+   * completed in that turn leave in one writev instead of one syscall each.
    */
   private reply(cookie: bigint, error: number, data?: Buffer): void {
     if (this.closed || this.socket.destroyed) return;
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(() => {
+      setImmediate(() => {
         this.corked = false;
         this.socket.uncork();
       });
