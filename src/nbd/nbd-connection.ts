@@ -22,6 +22,8 @@ export interface ConnectionOptions extends Omit<HandshakeContext, 'noZeroes'> {
   maxInFlightBytes: number;
   /** Where READ reply buffers come from and go back to (shared by a server's connections). */
   pool: BufferPool;
+  /** A client that has not finished the handshake after this long is cut off. */
+  handshakeTimeoutMs: number;
   log(line: string): void;
 }
 
@@ -53,6 +55,12 @@ export class NbdConnection {
     socket.on('drain', () => this.pump());
     socket.on('error', (err) => opts.log(`nbd ${id}: socket error: ${err.message}`));
     socket.on('close', () => this.onClose());
+    // Idle or trickling clients must not hold a connection open forever before they pick
+    // an export; once transmitting, an idle client is normal (the timeout is cleared).
+    socket.setTimeout(opts.handshakeTimeoutMs, () => {
+      opts.log(`nbd ${id}: closing: no export chosen within ${opts.handshakeTimeoutMs} ms`);
+      this.abort();
+    });
     socket.write(encodeGreeting());
   }
 
@@ -109,6 +117,7 @@ export class NbdConnection {
       this.socket.end();
     } else if (outcome.next === 'transmit') {
       this.export = outcome.export;
+      this.socket.setTimeout(0);
       this.decoder.enterTransmission();
       this.opts.log(`nbd ${this.id}: serving export "${outcome.export.name}"`);
     }
@@ -121,7 +130,8 @@ export class NbdConnection {
       return;
     }
     const error = checkRequest(req, exp, this.opts.maxRequestBytes);
-    if (error !== 0 || req.length === 0 && req.type !== NBD_CMD_FLUSH || req.type === NBD_CMD_CACHE) {
+    // Refused, empty (nothing to do) or CACHE (a hint we need not act on): answer at once.
+    if (error !== 0 || (req.length === 0 && req.type !== NBD_CMD_FLUSH) || req.type === NBD_CMD_CACHE) {
       this.reply(req.cookie, error);
       return;
     }
@@ -197,6 +207,11 @@ export class NbdConnection {
   private stop(): void {
     this.stopped = true;
     this.decoder.discard();
+    // Keep reading (and dropping) input, so that the client's end of the stream is seen.
+    if (this.pausedByUs) {
+      this.pausedByUs = false;
+      this.socket.resume();
+    }
   }
 
   /** After DISC or shutdown: end the socket once nothing is left to reply to. */

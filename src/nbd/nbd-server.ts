@@ -19,6 +19,8 @@ export interface NbdServerOptions {
   exports: readonly NbdExport[] | ((name: string) => NbdExport | undefined);
   /** Largest READ/WRITE payload accepted; default 32 MiB. */
   maxRequestBytes?: number;
+  /** A client that has not chosen an export after this long is cut off; default 30 s. */
+  handshakeTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -36,6 +38,7 @@ export interface NbdServer {
 const IN_FLIGHT_FACTOR = 2;
 /** READ buffers kept for reuse across the server's connections. */
 const POOL_BYTES = 32 * 1024 * 1024;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
 /** A client that does not hang up after shutdown is cut off after this long. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -74,6 +77,7 @@ export async function startNbdServer(options: NbdServerOptions): Promise<NbdServ
     const id = `#${nextId++}`;
     const conn = new NbdConnection(socket, {
       lookup, list, maxRequestBytes, maxInFlightBytes: IN_FLIGHT_FACTOR * maxRequestBytes, pool, log,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     }, id);
     live.add(conn);
     void conn.done.then(() => live.delete(conn));

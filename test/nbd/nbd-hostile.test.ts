@@ -38,7 +38,8 @@ describe('the NBD server with hostile clients', () => {
     dir = await makeTempDir('hostile');
     exp = new MemoryExport(SIZE);
     server = await startNbdServer({
-      listen: `unix:${path.join(dir, 's.sock')}`, exports: [exp], maxRequestBytes: MAX_REQUEST, log: (l) => logs.push(l),
+      listen: `unix:${path.join(dir, 's.sock')}`, exports: [exp], maxRequestBytes: MAX_REQUEST, handshakeTimeoutMs: 1000,
+      log: (l) => logs.push(l),
     });
   });
 
@@ -222,6 +223,17 @@ describe('the NBD server with hostile clients', () => {
     client.destroy();
   });
 
+  it('cuts off a client that never finishes the handshake, but not an idle one that did', T, async () => {
+    const silent = await RawClient.connect(server.address);
+    await silent.read(18);
+    const { client: idle } = await RawClient.open(server.address);
+    assert.equal(await silent.closesWithin(3000), true);
+    assert.equal(await idle.closesWithin(300), false);
+    idle.send(request(P.NBD_CMD_FLUSH, 1n, 0, 0));
+    assert.deepEqual(await idle.readReply(), { error: 0, cookie: 1n });
+    idle.destroy();
+  });
+
   it('serves several connections at once, each getting its own replies', T, async () => {
     const clients = await Promise.all([0, 1, 2].map(async () => (await RawClient.open(server.address)).client));
     exp.data.write('AAAABBBBCCCC', 0);
@@ -229,6 +241,26 @@ describe('the NBD server with hostile clients', () => {
     const got = await Promise.all(clients.map(async (c) => [(await c.readReply()).cookie, (await c.read(4)).toString()]));
     assert.deepEqual(got, [[0n, 'AAAA'], [1n, 'BBBB'], [2n, 'CCCC']]);
     clients.forEach((c) => c.destroy());
+  });
+
+  it('close() lets requests in flight finish and answers them before hanging up', T, async () => {
+    const other = new MemoryExport(SIZE);
+    const s2 = await startNbdServer({ listen: `unix:${path.join(dir, 'close.sock')}`, exports: [other] });
+    const { client } = await RawClient.open(s2.address);
+    const release: Array<() => void> = [];
+    other.gate = () => new Promise((resolve) => release.push(resolve));
+    client.send(request(P.NBD_CMD_WRITE, 5n, 0, 3, { payload: Buffer.from('end') }));
+    assert.ok(await waitFor(() => release.length === 1));
+    let closed = false;
+    const closing = s2.close().then(() => { closed = true; });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(closed, false, 'close() waits for the write in flight');
+    release[0]!();
+    assert.deepEqual(await client.readReply(), { error: 0, cookie: 5n });
+    await closing;
+    assert.equal(await client.closesWithin(3000), true);
+    assert.equal(other.data.toString('latin1', 0, 3), 'end');
+    assert.equal(other.closedConnections, 1);
   });
 
   it('still serves nbdinfo after all of the above', T, async () => {
