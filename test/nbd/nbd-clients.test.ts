@@ -97,6 +97,15 @@ describe('the NBD server with real clients', () => {
     await fs.rm(out);
   });
 
+  it('qemu-io writes with FUA, zeroes, discards and flushes, and reads back what it wrote', T, async () => {
+    const cmds = ['write -P 0xab 0 1M', 'write -z 4096 8192', 'discard 512k 64k', 'write -f -P 0xcd 2M 4k', 'flush',
+      'read -P 0xab 0 4096', 'read -P 0 4096 8192', 'read -P 0 512k 64k', 'read -P 0xcd 2M 4k', 'read -P 0xab 12288 500k'];
+    const res = await runTool('qemu-io', ['-f', 'raw', ...cmds.flatMap((c) => ['-c', c]), nbdUri(unix.address)]);
+    assert.equal(res.code, 0, res.stderr);
+    assert.doesNotMatch(res.stdout + res.stderr, /fail|error/i);
+    assert.equal(res.stdout.match(/^read \d+\/\d+ bytes/gm)?.length, 5, res.stdout);
+  });
+
   it('a read-only export says so and refuses writes, and its file is unchanged', T, async () => {
     const before = await sha256File(path.join(dir, 'ro.raw'));
     const e = (await nbdinfo(roServer.address)).exports[0]!;
