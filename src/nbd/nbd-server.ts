@@ -86,7 +86,12 @@ export async function startNbdServer(options: NbdServerOptions): Promise<NbdServ
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new TidemarkError('TM_IO',
-      `Cannot listen for NBD on "${options.listen}": ${err.message}`, { cause: err })));
+      `Cannot listen for NBD on "${options.listen}": ${err.message}`, {
+        cause: err,
+        hint: (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+          ? 'another server listens there, or a stale unix socket file is left over: stop it or remove the file'
+          : undefined,
+      })));
     if (where.kind === 'unix') server.listen(where.path, resolve);
     else server.listen(where.port, where.host, resolve);
   });

@@ -7,6 +7,7 @@ import { describe, it, before, after, beforeEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { TidemarkError } from '../../src/common/errors.js';
 import { startNbdServer, type NbdServer } from '../../src/nbd/nbd-server.js';
 import * as P from '../../src/nbd/nbd-protocol.js';
 import { MemoryExport } from './memory-export.js';
@@ -261,6 +262,12 @@ describe('the NBD server with hostile clients', () => {
     assert.equal(await client.closesWithin(3000), true);
     assert.equal(other.data.toString('latin1', 0, 3), 'end');
     assert.equal(other.closedConnections, 1);
+  });
+
+  it('refuses to start on an address already in use, saying what to do', T, async () => {
+    await assert.rejects(startNbdServer({ listen: server.address, exports: [exp] }),
+      (err: unknown) => err instanceof TidemarkError && err.code === 'TM_IO' &&
+        /Cannot listen for NBD/.test(err.message) && /stale unix socket/.test(err.hint ?? ''));
   });
 
   it('still serves nbdinfo after all of the above', T, async () => {
