@@ -1,5 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { TidemarkError } from '../common/errors.js';
 import type { NbdExport } from './nbd-export.js';
 import type { NbdRequest } from './nbd-decoder.js';
@@ -99,6 +100,18 @@ describe('the NBD handshake', () => {
     const bare = answerOption(P.NBD_OPT_EXPORT_NAME, Buffer.from('disk'), ctx([disk]));
     assert.equal(bare.next, 'transmit');
     assert.equal(bare.replies[0]!.length, 10);
+  });
+
+  it('answers any option with any data without throwing, in well-formed replies (fuzz)', () => {
+    const data = fc.oneof(fc.uint8Array({ maxLength: 40 }),
+      fc.tuple(fc.constantFrom('disk', '', 'nope'), fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 4 }))
+        .map(([n, infos]) => new Uint8Array(infoData(n, infos))));
+    fc.assert(fc.property(fc.integer({ min: 0, max: 12 }), data, fc.boolean(), (opt, bytes, noZeroes) => {
+      const out = answerOption(opt, Buffer.from(bytes), ctx([disk], { noZeroes }));
+      if (opt === P.NBD_OPT_EXPORT_NAME) return;
+      assert.ok(out.replies.length > 0 || out.next === 'close');
+      for (const r of out.replies) assert.equal(parseReply(r).option, opt);
+    }), { numRuns: 1000 });
   });
 
   it('advertises READ_ONLY and CAN_MULTI_CONN only when the export says so', () => {
