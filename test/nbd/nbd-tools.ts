@@ -20,7 +20,10 @@ export function runTool(cmd: string, args: string[], timeoutMs = 30_000): Promis
   return new Promise((resolve) => {
     execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof err.code === 'number' ? err.code : -1;
-      resolve({ code, stdout, stderr });
+      // Say plainly when the tool is missing rather than fail on an empty stderr.
+      const missing = err !== null && err.code === 'ENOENT'
+        ? `${cmd} is not installed (apt-get install nbdkit libnbd-bin qemu-utils)` : '';
+      resolve({ code, stdout, stderr: stderr + missing });
     });
   });
 }
