@@ -224,6 +224,20 @@ describe('the NBD server with hostile clients', () => {
     client.destroy();
   });
 
+  it('serves an old-style EXPORT_NAME client, with the 124 zero bytes it did not refuse', T, async () => {
+    const c = await RawClient.connect(server.address);
+    await c.read(18);
+    c.send(Buffer.concat([u32(P.NBD_FLAG_C_FIXED_NEWSTYLE), option(P.NBD_OPT_EXPORT_NAME, Buffer.alloc(0))]));
+    const reply = await c.read(10 + P.EXPORT_NAME_PADDING);
+    assert.equal(reply.readBigUInt64BE(0), BigInt(SIZE));
+    assert.ok(reply.subarray(10).every((b) => b === 0));
+    exp.data.write('old', 0);
+    c.send(request(P.NBD_CMD_READ, 3n, 0, 3));
+    assert.deepEqual(await c.readReply(), { error: 0, cookie: 3n });
+    assert.equal((await c.read(3)).toString(), 'old');
+    c.destroy();
+  });
+
   it('cuts off a client that never finishes the handshake, but not an idle one that did', T, async () => {
     const silent = await RawClient.connect(server.address);
     await silent.read(18);
