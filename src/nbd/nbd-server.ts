@@ -30,7 +30,12 @@ export interface NbdServer {
   readonly address: string;
   /** Live connections. */
   readonly connections: number;
-  /** Stop listening, let in-flight requests finish, close every connection. */
+  /**
+   * Stop listening, let requests in flight finish and answer them, close every connection
+   * (clients that do not hang up are cut off after 2 s). Resolves only once every export
+   * call has settled, so the caller may then close its exports; an export call that never
+   * settles keeps it waiting.
+   */
   close(): Promise<void>;
 }
 
