@@ -6,6 +6,7 @@
  */
 import type { Socket } from 'node:net';
 import type { NbdExport } from './nbd-export.js';
+import type { BufferPool } from './nbd-buffer-pool.js';
 import { NbdDecoder, NbdProtocolError, type NbdRequest } from './nbd-decoder.js';
 import { encodeGreeting, encodeSimpleReply } from './nbd-encoder.js';
 import { answerOption, type HandshakeContext } from './nbd-handshake.js';
@@ -15,13 +16,14 @@ import {
   NBD_CMD_WRITE, NBD_CMD_WRITE_ZEROES, NBD_FLAG_C_FIXED_NEWSTYLE, NBD_FLAG_C_NO_ZEROES,
 } from './nbd-protocol.js';
 
-/** What a connection needs from its server. */
-export interface ConnectionOptions {
-  lookup(name: string): NbdExport | undefined;
-  list(): readonly NbdExport[] | undefined;
-  maxRequestBytes: number;
+/** What a connection needs from its server: the handshake's view of it, and more. */
+export interface ConnectionOptions extends Omit<HandshakeContext, 'noZeroes'> {
   /** Stop reading requests while more than this many bytes are in flight or unsent. */
   maxInFlightBytes: number;
+  /** Where READ reply buffers come from and go back to (shared by a server's connections). */
+  pool: BufferPool;
+  /** A client that has not finished the handshake after this long is cut off. */
+  handshakeTimeoutMs: number;
   log(line: string): void;
 }
 
@@ -40,6 +42,7 @@ export class NbdConnection {
   private closed = false;
   private pausedByUs = false;
   private settled = false;
+  private corked = false;
 
   constructor(private readonly socket: Socket, private readonly opts: ConnectionOptions, private readonly id: string) {
     this.done = new Promise((resolve) => { this.resolveDone = resolve; });
@@ -52,6 +55,12 @@ export class NbdConnection {
     socket.on('drain', () => this.pump());
     socket.on('error', (err) => opts.log(`nbd ${id}: socket error: ${err.message}`));
     socket.on('close', () => this.onClose());
+    // Idle or trickling clients must not hold a connection open forever before they pick
+    // an export; once transmitting, an idle client is normal (the timeout is cleared).
+    socket.setTimeout(opts.handshakeTimeoutMs, () => {
+      opts.log(`nbd ${id}: closing: no export chosen within ${opts.handshakeTimeoutMs} ms`);
+      this.abort();
+    });
     socket.write(encodeGreeting());
   }
 
@@ -101,17 +110,14 @@ export class NbdConnection {
   }
 
   private onOption(option: number, data: Buffer): void {
-    const ctx: HandshakeContext = {
-      lookup: this.opts.lookup, list: this.opts.list, maxRequestBytes: this.opts.maxRequestBytes,
-      noZeroes: this.noZeroes,
-    };
-    const outcome = answerOption(option, data, ctx);
+    const outcome = answerOption(option, data, { ...this.opts, noZeroes: this.noZeroes });
     for (const reply of outcome.replies) this.socket.write(reply);
     if (outcome.next === 'close') {
       this.stop();
       this.socket.end();
     } else if (outcome.next === 'transmit') {
       this.export = outcome.export;
+      this.socket.setTimeout(0);
       this.decoder.enterTransmission();
       this.opts.log(`nbd ${this.id}: serving export "${outcome.export.name}"`);
     }
@@ -124,14 +130,15 @@ export class NbdConnection {
       return;
     }
     const error = checkRequest(req, exp, this.opts.maxRequestBytes);
-    if (error !== 0 || req.length === 0 && req.type !== NBD_CMD_FLUSH || req.type === NBD_CMD_CACHE) {
+    // Refused, empty (nothing to do) or CACHE (a hint we need not act on): answer at once.
+    if (error !== 0 || (req.length === 0 && req.type !== NBD_CMD_FLUSH) || req.type === NBD_CMD_CACHE) {
       this.reply(req.cookie, error);
       return;
     }
     const fua = (req.flags & NBD_CMD_FLAG_FUA) !== 0;
     switch (req.type) {
       case NBD_CMD_READ: {
-        const into = Buffer.allocUnsafe(req.length);
+        const into = this.opts.pool.get(req.length);
         this.run(req, req.length, () => exp.read(req.offset, into), into);
         return;
       }
@@ -161,6 +168,7 @@ export class NbdConnection {
       pending = Promise.reject(err);
     }
     pending.then(() => this.finish(req.cookie, 0, bytes, data), (err: unknown) => {
+      if (data !== undefined) this.opts.pool.release(data);
       const msg = err instanceof Error ? err.message : String(err);
       this.opts.log(`nbd ${this.id}: export "${this.export?.name}" failed command ${req.type} at ${req.offset}+${req.length}: ${msg}`);
       this.finish(req.cookie, errorValueOf(err), bytes, undefined);
@@ -176,23 +184,34 @@ export class NbdConnection {
     else if (this.pausedByUs) this.pump();
   }
 
-  /** Header and data go out in one corked write (writev) rather than two packets. */
+  /**
+   * Replies are written into a corked socket that is uncorked once per event-loop turn
+   * (setImmediate runs after the turn's I/O callbacks), so the replies of all requests that
+   * completed in that turn leave in one writev instead of one syscall each.
+   */
   private reply(cookie: bigint, error: number, data?: Buffer): void {
     if (this.closed || this.socket.destroyed) return;
-    const header = encodeSimpleReply(error, cookie);
-    if (data === undefined || error !== 0) {
-      this.socket.write(header);
-      return;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      setImmediate(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
     }
-    this.socket.cork();
-    this.socket.write(header);
-    this.socket.write(data);
-    this.socket.uncork();
+    this.socket.write(encodeSimpleReply(error, cookie));
+    // Back to the pool only once the kernel has the bytes (or the write failed).
+    if (data !== undefined) this.socket.write(data, () => this.opts.pool.release(data));
   }
 
   private stop(): void {
     this.stopped = true;
     this.decoder.discard();
+    // Keep reading (and dropping) input, so that the client's end of the stream is seen.
+    if (this.pausedByUs) {
+      this.pausedByUs = false;
+      this.socket.resume();
+    }
   }
 
   /** After DISC or shutdown: end the socket once nothing is left to reply to. */

@@ -6,6 +6,7 @@
 import net from 'node:net';
 import { TidemarkError } from '../common/errors.js';
 import type { NbdExport } from './nbd-export.js';
+import { BufferPool } from './nbd-buffer-pool.js';
 import { NbdConnection } from './nbd-connection.js';
 import { PREFERRED_BLOCK_SIZE } from './nbd-handshake.js';
 import { DEFAULT_MAX_REQUEST_BYTES } from './nbd-protocol.js';
@@ -18,6 +19,8 @@ export interface NbdServerOptions {
   exports: readonly NbdExport[] | ((name: string) => NbdExport | undefined);
   /** Largest READ/WRITE payload accepted; default 32 MiB. */
   maxRequestBytes?: number;
+  /** A client that has not chosen an export after this long is cut off; default 30 s. */
+  handshakeTimeoutMs?: number;
   log?: (line: string) => void;
 }
 
@@ -27,12 +30,20 @@ export interface NbdServer {
   readonly address: string;
   /** Live connections. */
   readonly connections: number;
-  /** Stop listening, let in-flight requests finish, close every connection. */
+  /**
+   * Stop listening, let requests in flight finish and answer them, close every connection
+   * (clients that do not hang up are cut off after 2 s). Resolves only once every export
+   * call has settled, so the caller may then close its exports; an export call that never
+   * settles keeps it waiting.
+   */
   close(): Promise<void>;
 }
 
 /** Bytes of requests in flight per connection before it stops reading: two max requests. */
 const IN_FLIGHT_FACTOR = 2;
+/** READ buffers kept for reuse across the server's connections. */
+const POOL_BYTES = 32 * 1024 * 1024;
+const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
 /** A client that does not hang up after shutdown is cut off after this long. */
 const CLOSE_GRACE_MS = 2000;
 
@@ -63,13 +74,15 @@ export async function startNbdServer(options: NbdServerOptions): Promise<NbdServ
     : (name: string): NbdExport | undefined => source.find((e) => e.name === name) ?? (name === '' ? source[0] : undefined);
   const list = (): readonly NbdExport[] | undefined => (typeof source === 'function' ? undefined : source);
   const live = new Set<NbdConnection>();
+  const pool = new BufferPool(POOL_BYTES);
   let nextId = 1;
 
   const server = net.createServer((socket) => {
     if (where.kind === 'tcp') socket.setNoDelay(true);
     const id = `#${nextId++}`;
     const conn = new NbdConnection(socket, {
-      lookup, list, maxRequestBytes, maxInFlightBytes: IN_FLIGHT_FACTOR * maxRequestBytes, log,
+      lookup, list, maxRequestBytes, maxInFlightBytes: IN_FLIGHT_FACTOR * maxRequestBytes, pool, log,
+      handshakeTimeoutMs: options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS,
     }, id);
     live.add(conn);
     void conn.done.then(() => live.delete(conn));
@@ -78,7 +91,12 @@ export async function startNbdServer(options: NbdServerOptions): Promise<NbdServ
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err) => reject(new TidemarkError('TM_IO',
-      `Cannot listen for NBD on "${options.listen}": ${err.message}`, { cause: err })));
+      `Cannot listen for NBD on "${options.listen}": ${err.message}`, {
+        cause: err,
+        hint: (err as NodeJS.ErrnoException).code === 'EADDRINUSE'
+          ? 'another server listens there, or a stale unix socket file is left over: stop it or remove the file'
+          : undefined,
+      })));
     if (where.kind === 'unix') server.listen(where.path, resolve);
     else server.listen(where.port, where.host, resolve);
   });
