@@ -7,6 +7,7 @@ import net from 'node:net';
 import { TidemarkError } from '../common/errors.js';
 import type { NbdExport } from './nbd-export.js';
 import { BufferPool } from './nbd-buffer-pool.js';
+import { parseListen } from './nbd-listen.js';
 import { NbdConnection } from './nbd-connection.js';
 import { PREFERRED_BLOCK_SIZE } from './nbd-handshake.js';
 import { DEFAULT_MAX_REQUEST_BYTES } from './nbd-protocol.js';
@@ -46,18 +47,6 @@ const POOL_BYTES = 32 * 1024 * 1024;
 const DEFAULT_HANDSHAKE_TIMEOUT_MS = 30_000;
 /** A client that does not hang up after shutdown is cut off after this long. */
 const CLOSE_GRACE_MS = 2000;
-
-type Listen = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
-
-function parseListen(listen: string): Listen {
-  if (listen.startsWith('unix:') && listen.length > 5) return { kind: 'unix', path: listen.slice(5) };
-  const m = /^tcp:(.+):(\d{1,5})$/.exec(listen);
-  if (m !== null && Number(m[2]) <= 65535) {
-    return { kind: 'tcp', host: m[1]!.replace(/^\[(.*)\]$/, '$1'), port: Number(m[2]) };
-  }
-  throw new TidemarkError('TM_USAGE', `Cannot listen on "${listen}": not an NBD listen address`,
-    { hint: 'use unix:/path/to/socket or tcp:HOST:PORT' });
-}
 
 /** Start serving; resolves once the socket listens. */
 export async function startNbdServer(options: NbdServerOptions): Promise<NbdServer> {
