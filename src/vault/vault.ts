@@ -43,6 +43,8 @@ export interface InitResult {
 }
 
 const BOOKMARK_AAD = Buffer.from('tidemark-bookmark-v1');
+/** Chunks below this many bytes are sealed on the calling thread. */
+const SMALL_CHUNK = 16 * 1024;
 
 /** Create a vault in `dir` (which must not already hold one). */
 export function initVault(dir: string, opts: { passphraseFile?: string; env?: NodeJS.ProcessEnv; generateIfMissing?: boolean }): InitResult {
@@ -352,7 +354,8 @@ export class Vault {
       const threads = Math.max(1, Math.min(4, Number(process.env.TIDEMARK_SEAL_THREADS) || availableParallelism() - 1));
       this.pool = new SealPool(this.key, createRequire(import.meta.url).resolve('zstd-napi'), threads);
     }
-    if (this.pool) {
+    // A small chunk costs less to seal here than to send to a worker and back.
+    if (this.pool && data.length >= SMALL_CHUNK) {
       this.pool.submit(BlobType.data, id, data, this.sink);
     } else {
       const s = this.sealer.seal(id, data);

@@ -42,8 +42,12 @@ port.on('message', (m) => {
     const nonce = randomBytes(12);
     const c = createCipheriv('aes-256-gcm', encKey, nonce);
     c.setAAD(m.id);
-    const body = c.update(plain); const fin = c.final();
-    const sealed = Buffer.concat([nonce, body, fin, c.getAuthTag()]);
+    const body = c.update(plain); const fin = c.final(); const tag = c.getAuthTag();
+    // An exact-size buffer of its own: a small Buffer.concat would come from the shared
+    // 8 KiB pool, and transferring it would move (and keep alive) the whole slab.
+    const sealed = Buffer.allocUnsafeSlow(nonce.length + body.length + fin.length + tag.length);
+    nonce.copy(sealed, 0); body.copy(sealed, nonce.length); fin.copy(sealed, nonce.length + body.length);
+    tag.copy(sealed, nonce.length + body.length + fin.length);
     port.postMessage({ type: m.type, id: m.id, sealed, flags, rawLength: data.length }, [sealed.buffer]);
   } catch (err) {
     port.postMessage({ type: m.type, id: m.id, error: String(err && err.message || err) });
