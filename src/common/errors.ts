@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   TM_UNSAFE_PATH: 8,
   TM_DISK_FULL: 9,
   TM_IO: 10,
+  TM_LIMIT: 11,
   TM_FORMAT: 6,
   TM_INTERNAL: 70,
 } as const;

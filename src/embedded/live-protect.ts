@@ -10,7 +10,8 @@
  */
 import watcher from '@parcel/watcher';
 import { dirname, relative, sep } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { TidemarkError } from '../common/errors.js';
 import type { Vault } from '../vault/vault.js';
 import { ingestOnce, type IngestResult } from '../tap/file/snapshot-ingest.js';
 import type { ScanScope } from '../tap/file/tree-scan.js';
@@ -28,6 +29,30 @@ export interface LiveOptions {
   debounceMs?: number;
   /** longest a pending change waits while changes keep coming */
   maxDelayMs?: number;
+}
+
+const WATCH_LIMIT_HINT = 'raise it: sysctl fs.inotify.max_user_watches=1048576 (persist it in /etc/sysctl.d/), or run `tidemark protect DIR --once` from cron instead';
+
+function isWatchLimit(err: unknown): boolean {
+  return err instanceof Error && /inotify_add_watch.*(No space left on device|ENOSPC)|inotify_init.*(Too many open files|EMFILE)/i.test(err.message);
+}
+
+function watchLimitError(source: string, err: Error): TidemarkError {
+  let limit = '?';
+  try { limit = readFileSync('/proc/sys/fs/inotify/max_user_watches', 'utf8').trim(); } catch { /* not Linux: the message still says what failed */ }
+  return new TidemarkError('TM_LIMIT', `Cannot watch every directory of ${source}: the inotify watch limit (fs.inotify.max_user_watches = ${limit}) is too low`, {
+    hint: WATCH_LIMIT_HINT, cause: err,
+  });
+}
+
+/** Subscribe to the tree; a too-low inotify limit becomes an error saying what to raise. */
+async function watchTree(source: string, onEvents: watcher.SubscribeCallback, ignore: string[]): Promise<watcher.AsyncSubscription> {
+  try {
+    return await watcher.subscribe(source, onEvents, { ignore });
+  } catch (err) {
+    if (isWatchLimit(err)) throw watchLimitError(source, err as Error);
+    throw err;
+  }
 }
 
 /** More changed places than this in one burst: rescan everything instead. */
@@ -124,13 +149,14 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
     if (err) {
       // An error (a queue overflow among them) may have cost events: rescan everything.
       if (!o.json) process.stderr.write(`watcher: ${err.message}; rescanning the whole tree\n`);
+      if (isWatchLimit(err)) process.stderr.write(`tidemark: ${watchLimitError(o.source, err).message}\n  hint: ${WATCH_LIMIT_HINT}\n`);
       full = true;
     } else {
       for (const e of events) addPath(e.path);
     }
     schedule();
   };
-  let sub = await watcher.subscribe(o.source, onEvents, { ignore });
+  let sub = await watchTree(o.source, onEvents, ignore);
   let resubscribing = false;
   function resubscribe(): void {
     if (resubscribing) return;
@@ -140,7 +166,7 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
         // Old one off first (the library shares one watch per directory); the full rescan
         // that follows covers the moment in between.
         await sub.unsubscribe();
-        sub = await watcher.subscribe(o.source, onEvents, { ignore });
+        sub = await watchTree(o.source, onEvents, ignore);
         full = true;
         schedule();
       } catch (err) {
