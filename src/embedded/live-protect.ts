@@ -29,7 +29,12 @@ export interface LiveOptions {
   debounceMs?: number;
   /** longest a pending change waits while changes keep coming */
   maxDelayMs?: number;
+  /** bytes of file content one capture reads at most (see IngestOptions.readBudget) */
+  readBudget?: number;
 }
+
+/** One capture reads this much at most before leaving the rest to the next one. */
+const READ_BUDGET = 64 * 1024 * 1024;
 
 const WATCH_LIMIT_HINT = 'raise it: sysctl fs.inotify.max_user_watches=1048576 (persist it in /etc/sysctl.d/), or run `tidemark protect DIR --once` from cron instead';
 
@@ -73,6 +78,7 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
     lastSeq: 0, lastCaptureTime: null, pendingChanges: 0, rpoLagMs: 0, captures: 0, filesCaptured: 0, bytesCaptured: 0, bytesNew: 0,
   };
   let pendingSince = 0;
+  let carried: ReadonlySet<string> = new Set();
   let full = true;
   const scopes = new Map<string, ScanScope>();
 
@@ -90,16 +96,22 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
     full = false;
     const since = pendingSince;
     pendingSince = 0;
-    const r = ingestOnce(vault, { source: o.source, group: o.group, exclude, scopes: these, deferUnstable: event !== 'final' });
+    const live = event !== 'final';
+    const r = ingestOnce(vault, {
+      source: o.source, group: o.group, exclude, scopes: these, deferUnstable: live,
+      readBudget: live ? o.readBudget ?? READ_BUDGET : undefined, readFirst: carried,
+    });
+    carried = new Set(r.deferred);
     status.captures++;
     status.lastSeq = r.lastSeq;
     if (r.records > 0) status.lastCaptureTime = new Date().toISOString();
     status.filesCaptured += r.filesRead;
     status.bytesCaptured += r.bytesRead;
     status.bytesNew += r.bytesNew;
-    if (r.unstable.length > 0) {
+    if (r.unstable.length > 0 || r.deferred.length > 0) {
       // Files still being written: capture them again shortly, never record a torn read.
-      for (const p of r.unstable) addPath(p);
+      // Files beyond the read budget: first in line next time, so none waits forever.
+      for (const p of [...r.unstable, ...r.deferred]) addPath(p);
       pendingSince = since || Date.now();
     }
     report(o, event, r);
@@ -179,14 +191,16 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
   }
   // Subscribed before the baseline: a change made while it runs is seen by both, or by
   // the watcher after it; never by neither.
+  // Signals are handled from here on: one that arrives during (or just after) the
+  // baseline still stops cleanly, with a final capture.
+  const onSignal = (): void => stop();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
   full = true;
   capture('baseline');
   if (!o.json) process.stderr.write(`Protecting ${o.source} into group "${o.group}" of vault ${vault.dir} (Ctrl-C to stop)\n`);
 
   const heartbeat = setInterval(publish, 1000);
-  const onSignal = (): void => stop();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
   try {
     await stopped;
   } finally {

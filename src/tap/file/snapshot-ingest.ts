@@ -33,6 +33,14 @@ export interface IngestOptions {
   scopes?: ScanScope[];
   /** leave files that keep changing while read out of this capture (the live tap retries them) */
   deferUnstable?: boolean;
+  /**
+   * Bytes of file content to read in this capture: changed files beyond it are left for the
+   * next one (listed in `deferred`), so one capture never holds every other change back
+   * for long. At least one file is always read. Small files are read first.
+   */
+  readBudget?: number;
+  /** absolute paths read before every other file (the live tap passes what it deferred last time) */
+  readFirst?: ReadonlySet<string>;
 }
 
 export interface IngestResult {
@@ -47,6 +55,8 @@ export interface IngestResult {
   warnings: string[];
   /** files left out because they kept changing while read (with deferUnstable) */
   unstable: string[];
+  /** changed files left for the next capture by `readBudget` */
+  deferred: string[];
   /** directories recorded as renamed (a live watcher must re-watch them) */
   dirRenames: number;
 }
@@ -144,9 +154,18 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
       }
     }
 
-    // Then every new or changed entry, parents before children.
+    // Then every new or changed entry: directories and links in scan order (parents before
+    // children), then files: those asked for first, then the smallest (with a read budget,
+    // many small changes are not held back behind one large file).
     const linkFirst = new Map<bigint, { rel: Buffer; extents: Extent[] }>();
-    for (const e of scan.entries) {
+    const deferred: string[] = [];
+    const readFirst = opts.readFirst;
+    const rank = (e: (typeof scan.entries)[number]): number => (readFirst?.has(absPath(root, e.rel).toString()) ? -1 : Number(e.st.size));
+    const ordered = [
+      ...scan.entries.filter((e) => e.kind !== EntryKind.file),
+      ...scan.entries.filter((e) => e.kind === EntryKind.file).sort((a, b) => rank(a) - rank(b)),
+    ];
+    for (const e of ordered) {
       const h = vault.index.headAt(gid, e.rel)?.entry;
       const abs = absPath(root, e.rel);
       if (e.rel.length > 0) ensureParents(e.rel);
@@ -171,6 +190,10 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
         if (h && sameFile(h, e.st) && h.link === null) {
           extents = h.extents;
         } else {
+          if (opts.readBudget !== undefined && bytesRead > 0 && bytesRead + Number(e.st.size) > opts.readBudget) {
+            deferred.push(abs.toString());
+            continue;
+          }
           let got;
           try {
             got = store.capture(abs, (n) => { progress.bytesRead += n; }, opts.deferUnstable ? 1 : undefined);
@@ -215,7 +238,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     vault.commit(opts.group, records);
     return {
       group: opts.group, firstSeq: records[0]?.seq ?? null, lastSeq: seq, records: records.length,
-      filesRead, bytesRead, bytesNew, entries: scan.entries.length, warnings, unstable, dirRenames,
+      filesRead, bytesRead, bytesNew, entries: scan.entries.length, warnings, unstable, deferred, dirRenames,
     };
   } catch (err) {
     vault.rollback();
