@@ -96,10 +96,10 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
     full = false;
     const since = pendingSince;
     pendingSince = 0;
-    const live = event !== 'final';
+    // The baseline and the final capture read everything; captures in between are budgeted.
     const r = ingestOnce(vault, {
-      source: o.source, group: o.group, exclude, scopes: these, deferUnstable: live,
-      readBudget: live ? o.readBudget ?? READ_BUDGET : undefined, readFirst: carried,
+      source: o.source, group: o.group, exclude, scopes: these, deferUnstable: event !== 'final',
+      readBudget: event === 'capture' ? o.readBudget ?? READ_BUDGET : undefined, readFirst: carried,
     });
     carried = new Set(r.deferred);
     status.captures++;
