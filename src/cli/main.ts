@@ -11,6 +11,7 @@ import { registerTimeline } from './commands/timeline.js';
 import { registerMaintenance } from './commands/maintenance.js';
 import { registerStatus } from './commands/status.js';
 import { registerPrune } from './commands/prune.js';
+import { registerConsole } from './commands/console.js';
 
 export function buildProgram(): Command {
   const program = new Command('tidemark')
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerMaintenance(program);
   registerStatus(program);
   registerPrune(program);
+  registerConsole(program);
   return program;
 }
 
