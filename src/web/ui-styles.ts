@@ -11,7 +11,8 @@ header.top a { color: #fff; }
 .brand { font-weight: 700; font-size: 1.15rem; text-decoration: none; }
 #nav { display: flex; flex-wrap: wrap; gap: 1rem; align-items: center; flex: 1; }
 #nav .who { margin-left: auto; opacity: .85; }
-main { padding: 1rem; max-width: 1400px; margin: 0 auto; outline: none; }
+main { padding: 1rem; max-width: 1400px; margin: 0 auto; }
+main:focus, main:focus-visible { outline: none; }
 h1 { font-size: 1.5rem; margin: .2rem 0 .8rem; }
 h2 { font-size: 1.15rem; margin: 0 0 .5rem; }
 .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: 1rem; margin-bottom: 1rem; }
