@@ -3,6 +3,7 @@
  * live `protect`), and `tidemark console user …` to manage who may log in.
  */
 import type { Command } from 'commander';
+
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { userInfo } from 'node:os';
@@ -15,6 +16,9 @@ import { output, vaultDir, withGlobals, type GlobalOptions } from '../cli-contex
 
 interface ServeOptions extends GlobalOptions { listen: string; stateDir?: string; tlsCert?: string; tlsKey?: string }
 interface UserOptions extends GlobalOptions { role?: string; passwordFile?: string; stateDir?: string }
+
+/** Options of a `console user …` command, with --vault/--json given before `user` too. */
+const merged = (cmd: Command): UserOptions => cmd.optsWithGlobals<UserOptions>();
 
 function stateDirOf(o: GlobalOptions & { stateDir?: string }): string {
   const dir = vaultDir(o);
@@ -68,7 +72,8 @@ export function registerConsole(program: Command): void {
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
     .option('--password-file <file>', 'read the password from this file')
     .option('--state-dir <dir>', 'console state directory (default VAULT/console)')
-    .action(async (name: string, o: UserOptions) => {
+    .action(async (name: string, _o: UserOptions, cmd: Command) => {
+      const o = merged(cmd);
       const store = new UserStore(stateDirOf(o));
       const { password, generated } = passwordFrom(o);
       const u = await store.add(name, parseRole(o.role), password);
@@ -79,7 +84,8 @@ export function registerConsole(program: Command): void {
     .option('--password-file <file>', 'read the new password from this file')
     .option('--role <role>', 'also change the role')
     .option('--state-dir <dir>', 'console state directory (default VAULT/console)')
-    .action(async (name: string, o: UserOptions) => {
+    .action(async (name: string, _o: UserOptions, cmd: Command) => {
+      const o = merged(cmd);
       const store = new UserStore(stateDirOf(o));
       const { password, generated } = passwordFrom(o);
       const u = await store.update(name, { password, ...(o.role ? { role: parseRole(o.role) } : {}) });
@@ -88,13 +94,15 @@ export function registerConsole(program: Command): void {
     });
   withGlobals(user.command('list').description('list console users'))
     .option('--state-dir <dir>', 'console state directory (default VAULT/console)')
-    .action((o: UserOptions) => {
+    .action((_o: UserOptions, cmd: Command) => {
+      const o = merged(cmd);
       const users = new UserStore(stateDirOf(o)).list();
       output(o, users, () => users.map((u) => `${u.name}\t${u.role}\tcreated ${u.created}`).join('\n') || 'No users yet: the first `tidemark console` creates "admin".');
     });
   withGlobals(user.command('remove').argument('<name>').description('remove a user (never the last admin)'))
     .option('--state-dir <dir>', 'console state directory (default VAULT/console)')
-    .action((name: string, o: UserOptions) => {
+    .action((name: string, _o: UserOptions, cmd: Command) => {
+      const o = merged(cmd);
       const store = new UserStore(stateDirOf(o));
       store.remove(name);
       new AuditLog(join(store.stateDir, 'audit.jsonl')).append({ user: cliUser(), action: 'user.remove', target: name, result: 'ok' });
