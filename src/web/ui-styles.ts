@@ -55,5 +55,11 @@ ul.bookmarks { padding-left: 1.2rem; }
   th, td { padding: .3rem; font-size: .9rem; }
   svg.lag-chart { width: 140px; }
   #nav .who { margin-left: 0; }
+  table.groups thead { display: none; }
+  table.groups, table.groups tbody, table.groups tr, table.groups th, table.groups td { display: block; width: 100%; text-align: left; }
+  table.groups tr { background: var(--card); border: 1px solid var(--line); border-radius: 8px; margin-bottom: .6rem; padding: .3rem; }
+  table.groups th, table.groups td { border: none; }
+  table.groups td[data-label]::before { content: attr(data-label) ': '; font-weight: 600; }
+  table.groups td.num { white-space: normal; }
 }
 `;

@@ -38,8 +38,28 @@ export async function renderUsers(main: HTMLElement): Promise<void> {
     h('h1', {}, 'Users'),
     h('p', { className: 'muted' }, 'Viewers look; operators also restore and bookmark; admins also change policies and users.'),
     h('div', { className: 'scroll' }, h('table', {},
-      h('thead', {}, h('tr', {}, ...['Name', 'Role', 'Created', 'Changed'].map((t) => h('th', { scope: 'col' }, t)))),
-      h('tbody', {}, ...users.map((u) => h('tr', {}, h('td', {}, u.name), h('td', {}, u.role), h('td', {}, timeEl(u.created)), h('td', {}, timeEl(u.updated))))))),
+      h('thead', {}, h('tr', {}, ...['Name', 'Role', 'Created', 'Changed', 'Change'].map((t) => h('th', { scope: 'col' }, t)))),
+      h('tbody', {}, ...users.map((u) => h('tr', { 'data-user': u.name }, h('td', {}, u.name), h('td', {}, u.role), h('td', {}, timeEl(u.created)), h('td', {}, timeEl(u.updated)),
+        h('td', {}, userControls(main, u, msg))))))),
     form,
   );
+}
+
+/** Per-user controls: change the role, set a password, remove. */
+function userControls(main: HTMLElement, u: User, msg: HTMLElement): HTMLElement {
+  const id = `u-${u.name.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+  const role = h('select', { id: `${id}-role`, 'aria-label': `Role of ${u.name}` }, ...['viewer', 'operator', 'admin'].map((r) => h('option', { value: r, selected: r === u.role }, r)));
+  const pass = h('input', { id: `${id}-pass`, type: 'password', placeholder: 'new password', autocomplete: 'new-password', 'aria-label': `New password for ${u.name}`, size: 14 });
+  const fail = (err: unknown): void => { msg.className = 'error'; msg.textContent = describeError(err); };
+  const change = (body: Record<string, string>): void => {
+    api('PATCH', `/api/users/${encodeURIComponent(u.name)}`, body).then(() => renderUsers(main), fail);
+  };
+  return h('div', { className: 'row' },
+    role, h('button', { type: 'button', onclick: () => change({ role: role.value }) }, 'Set role'),
+    pass, h('button', { type: 'button', onclick: () => change({ password: pass.value }) }, 'Set password'),
+    h('button', {
+      type: 'button', className: 'link', onclick: () => {
+        if (confirm(`Remove the user ${u.name}?`)) api('DELETE', `/api/users/${encodeURIComponent(u.name)}`).then(() => renderUsers(main), fail);
+      },
+    }, 'Remove'));
 }

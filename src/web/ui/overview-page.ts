@@ -35,16 +35,16 @@ export async function renderOverview(main: HTMLElement): Promise<void> {
   const data = await api<{ vault: string; now: string; groups: GroupRow[] }>('GET', '/api/overview');
   const now = Date.parse(data.now);
   const rows = data.groups.map((g) => {
-    const chartCell = h('td', { className: 'chart' }, '…');
+    const chartCell = h('td', { className: 'chart', 'data-label': 'RPO lag, 24 h' }, '…');
     api<History>('GET', `/api/groups/${encodeURIComponent(g.name)}/rpo-history`)
       .then((hist) => mount(chartCell, lagChart(hist, now)), () => mount(chartCell, '—'));
     return h('tr', { 'data-group': g.name },
       h('th', { scope: 'row' }, h('a', { href: `#/group/${encodeURIComponent(g.name)}` }, g.name), g.source ? h('div', { className: 'muted small' }, g.source) : null),
-      h('td', {}, h('span', { className: `badge ${g.health === 'protecting' ? 'green' : 'red'}` }, g.health === 'protecting' ? 'protecting' : 'not watched')),
-      h('td', {}, g.lastPoint ? h('span', {}, `seq:${g.lastPoint.seq} `, timeEl(g.lastPoint.time)) : '—'),
-      h('td', {}, h('span', { className: `badge ${g.rpoState}`, title: g.rpoReason, 'data-testid': 'rpo' }, g.rpoLagMs === null ? 'unknown' : formatDuration(g.rpoLagMs)),
+      h('td', { 'data-label': 'Health' }, h('span', { className: `badge ${g.health === 'protecting' ? 'green' : 'red'}` }, g.health === 'protecting' ? 'protecting' : 'not watched')),
+      h('td', { 'data-label': 'Last point' }, g.lastPoint ? h('span', {}, `seq:${g.lastPoint.seq} `, timeEl(g.lastPoint.time)) : '—'),
+      h('td', { 'data-label': 'RPO lag' }, h('span', { className: `badge ${g.rpoState}`, title: g.rpoReason, 'data-testid': 'rpo' }, g.rpoLagMs === null ? 'unknown' : formatDuration(g.rpoLagMs)),
         h('div', { className: 'muted small' }, `target ${formatDuration(g.rpoTargetMs)}`)),
-      h('td', { className: 'num' }, formatBytes(g.protectedBytes), h('div', { className: 'muted small' }, `${g.files} files, ${g.points} points`)),
+      h('td', { className: 'num', 'data-label': 'Protected' }, formatBytes(g.protectedBytes), h('div', { className: 'muted small' }, `${g.files} files, ${g.points} points`)),
       chartCell,
     );
   });
