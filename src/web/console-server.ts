@@ -8,7 +8,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { TidemarkError, wrapIo } from '../common/errors.js';
+import { TidemarkError, isErrno, wrapIo } from '../common/errors.js';
 import { Vault } from '../vault/vault.js';
 import { createConsoleApp, type ConsoleApp } from './console-app.js';
 import { liveLagMs, liveRuns } from './queries/overview-query.js';
@@ -77,8 +77,14 @@ export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
     server.requestTimeout = 0; // downloads of large files may take long; idle sockets still time out
     const s = server;
     await new Promise<void>((resolve, reject) => {
-      s.once('error', reject);
-      s.listen(port, host, () => { s.off('error', reject); resolve(); });
+      const fail = (err: Error): void => {
+        const busy = isErrno(err, 'EADDRINUSE');
+        reject(new TidemarkError('TM_IO', `Cannot listen on ${host}:${port}: ${busy ? 'the address is already in use (EADDRINUSE)' : err.message}`, {
+          cause: err, hint: busy ? 'another console or program listens there: choose another address with --listen (or --console for protect)' : 'check the --listen address',
+        }));
+      };
+      s.once('error', fail);
+      s.listen(port, host, () => { s.off('error', fail); resolve(); });
     });
     const addr = s.address() as AddressInfo;
     const url = `${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/`;
