@@ -59,7 +59,8 @@ describe('web console in Chromium', { timeout: 240_000 }, () => {
   });
 
   it('logs in, shows the group, goes back in time on the timeline, downloads and restores', async () => {
-    const ctx = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true });
+    // A zone far from UTC, to see that times are shown in the browser's zone.
+    const ctx = await browser.newContext({ viewport: DESKTOP, acceptDownloads: true, timezoneId: 'Asia/Tokyo', locale: 'en-US' });
     const page = await login(ctx, 'admin', adminPassword);
     const row = page.locator('tr[data-group="g"]');
     await row.waitFor();
@@ -71,6 +72,29 @@ describe('web console in Chromium', { timeout: 240_000 }, () => {
     await page.waitForSelector('svg.timeline rect.bar');
     await page.waitForSelector(`[data-testid=chosen]:has-text("seq:${fx.seqAfter}")`);
     await page.screenshot({ path: screenshotPath('03-group-latest') });
+    const shown = page.locator('[data-testid=chosen] time');
+    const iso = (await shown.getAttribute('datetime'))!;
+    assert.equal((await shown.innerText()).replace(/\s/g, ' '), new Date(iso).toLocaleString('en-US', { timeZone: 'Asia/Tokyo' }).replace(/\s/g, ' '), 'shown in the browser\'s zone');
+    assert.equal(await shown.getAttribute('title'), `${iso.replace('T', ' ').replace('Z', '')} UTC`, 'UTC on hover');
+
+    // Keyboard: focus the timeline, step one bar back, choose it.
+    await page.focus('svg.timeline');
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(`[data-testid=chosen]:has-text("seq:${fx.seqBefore}")`);
+    // Typing a moment (to the second, in the browser's zone) chooses the last point at or before it.
+    await page.click('button:text-is("Latest")');
+    await page.waitForSelector(`[data-testid=chosen]:has-text("seq:${fx.seqAfter}")`);
+    const before = await page.evaluate(async (seq) => (await (await fetch(`/api/groups/g/point?at=seq:${seq}`)).json() as { time: string }).time, fx.seqBefore);
+    const typed = await page.evaluate((t) => {
+      const d = new Date(Date.parse(t) - new Date(t).getTimezoneOffset() * 60_000);
+      return d.toISOString().slice(0, 19);
+    }, before);
+    await page.fill('#moment', typed);
+    await page.click('form[aria-label="Choose a moment"] button[type=submit]');
+    await page.waitForSelector(`[data-testid=chosen]:has-text("seq:${fx.seqBefore}")`);
+    await page.click('button:text-is("Latest")');
+    await page.waitForSelector(`[data-testid=chosen]:has-text("seq:${fx.seqAfter}")`);
 
     // The bar holding the last point before notes.txt changed.
     await page.click(`svg.timeline rect.bar[data-last-seq="${fx.seqBefore}"]`);
@@ -111,6 +135,11 @@ describe('web console in Chromium', { timeout: 240_000 }, () => {
     await page.goto(`${web.url}#/`);
     await page.waitForSelector('tr[data-group="g"]');
     await page.screenshot({ path: screenshotPath('08-overview-phone'), fullPage: true });
+    await page.goto(`${web.url}#/group/g`);
+    await page.waitForSelector('table.tree');
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - document.documentElement.clientWidth');
+    assert.ok(overflow <= 0, `the group page fits a phone-width screen (${overflow} px too wide)`);
+    await page.screenshot({ path: screenshotPath('08b-group-phone') });
     await ctx.close();
   });
 

@@ -31,6 +31,8 @@ export async function protectedFixture(): Promise<Fixture> {
   await fs.writeFile(path.join(src, 'sub', 'b', 'c.txt'), 'deep c\n');
   await fs.writeFile(path.join(src, 'gone.txt'), 'to be deleted\n');
   const first = await tv.json<{ lastSeq: number }>(['protect', src, '--once', '--group', 'g']);
+  // The change lands in a later wall-clock second, so a moment typed to the second can fall between the two.
+  await new Promise((res) => setTimeout(res, 1100));
   await fs.writeFile(path.join(src, 'docs', 'notes.txt'), NOTES_V2);
   await fs.rm(path.join(src, 'gone.txt'));
   await fs.writeFile(path.join(src, 'added.txt'), 'new\n');
