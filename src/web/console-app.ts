@@ -33,6 +33,8 @@ export interface ConsoleAppOptions {
   secure: boolean;
   /** source directories protected by the embedding process, by group */
   sources?: Record<string, string>;
+  /** when set, restores may write only inside this directory */
+  restoreRoot?: string;
   limiter?: LimiterOptions;
   /** where server errors are logged (default: stderr) */
   log?: (line: string) => void;
@@ -54,7 +56,7 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
   for (const [group, source] of Object.entries(o.sources ?? {})) settings.update(group, { source });
   const deps: ConsoleDeps = {
     vault: o.vault, users: new UserStore(o.stateDir), sessions: new SessionStore(), limiter: new LoginLimiter(o.limiter), audit, settings,
-    history: new RpoHistory(o.stateDir), jobs: new RestoreJobs(o.vault, audit), secure: o.secure,
+    history: new RpoHistory(o.stateDir), jobs: new RestoreJobs(o.vault, audit), secure: o.secure, restoreRoot: o.restoreRoot,
     sources() {
       const all = settings.sources();
       for (const [g, run] of liveRuns(o.vault)) all.set(g, run.source);

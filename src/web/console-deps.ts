@@ -19,6 +19,8 @@ export interface ConsoleDeps {
   jobs: RestoreJobs;
   /** true when served over TLS (cookies get `Secure`) */
   secure: boolean;
+  /** when set, restores may write only inside this directory */
+  restoreRoot?: string;
   /** protected source directories by group: live runs, the embedding process's, and remembered ones */
   sources(): Map<string, string>;
 }

@@ -29,6 +29,8 @@ export interface ConsoleOptions {
   tls?: { certFile: string; keyFile: string };
   /** protected source directories of the embedding process, by group */
   sources?: Record<string, string>;
+  /** when set, restores may write only inside this directory (a console run as root should set it) */
+  restoreRoot?: string;
   /** how often RPO lag is sampled for the chart */
   sampleMs?: number;
   /** where first-start instructions and server errors go (default stderr) */
@@ -62,7 +64,7 @@ export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const stateDir = o.stateDir ?? join(vault.dir, 'console');
-    const app = createConsoleApp({ vault, stateDir, secure: !!o.tls, sources: o.sources, log });
+    const app = createConsoleApp({ vault, stateDir, secure: !!o.tls, sources: o.sources, restoreRoot: o.restoreRoot, log });
     const initialPasswordFile = await app.deps.users.ensureAdmin();
     let tls: { cert: Buffer; key: Buffer } | undefined;
     if (o.tls) {

@@ -41,6 +41,13 @@ describe('checkRestoreTarget', () => {
     assert.equal(code(() => check(join(root, 'prod'), { confirmProduction: true })), 'TM_CONFLICT');
     assert.equal(code(() => check(join(root, 'prod'), { confirmProduction: true, overwrite: true })), 'accepted');
   });
+  it('keeps targets inside the restore root when one is set', () => {
+    const inRoot = (target: string): string => code(() => checkRestoreTarget({ target, vaultDir: join(root, 'vault'), sources, overwrite: false, confirmProduction: false, restoreRoot: join(root, 'restores') }));
+    assert.equal(inRoot(join(root, 'restores', 'fresh')), 'accepted');
+    assert.equal(inRoot(join(root, 'elsewhere')), 'TM_USAGE');
+    assert.equal(inRoot(join(root, 'restores', '..', 'elsewhere')), 'TM_USAGE');
+    assert.equal(inRoot(join(root, 'restores', 'link-to-prod', 'x')), 'TM_USAGE', 'a symlink out of the root is followed before the check');
+  });
   it('refuses relative paths, the vault, files and non-empty directories', () => {
     assert.equal(code(() => check('restores/x')), 'TM_USAGE');
     assert.equal(code(() => check(join(root, 'vault', 'x'))), 'TM_USAGE');

@@ -1,6 +1,6 @@
 /**
  * Where a restore from the console may write. The target is a path on the server: it must
- * be absolute, outside the vault, empty (unless `overwrite`), and neither a protected
+ * be absolute, inside the restore root when one is set, outside the vault, empty (unless `overwrite`), and neither a protected
  * source directory, inside one, nor above one (unless `confirmProduction`: restoring over
  * production is a deliberate act, never a slip). Symlinks are resolved first, so a link
  * pointing into production is seen for what it is.
@@ -40,6 +40,8 @@ export interface TargetCheck {
   sources: Map<string, string>;
   overwrite: boolean;
   confirmProduction: boolean;
+  /** when set, targets must lie inside this directory */
+  restoreRoot?: string;
 }
 
 /** Throw a clear 4xx error when a restore may not write to `target`; returns its absolute form. */
@@ -49,6 +51,9 @@ export function checkRestoreTarget(c: TargetCheck): string {
   const vault = realTarget(c.vaultDir);
   if (within(real, vault) || within(vault, real)) {
     throw new TidemarkError('TM_USAGE', `The restore target ${c.target} overlaps the vault ${c.vaultDir}`, { hint: 'restore outside the vault directory' });
+  }
+  if (c.restoreRoot !== undefined && !within(real, realTarget(c.restoreRoot))) {
+    throw new TidemarkError('TM_USAGE', `The restore target ${c.target} is outside the restore root ${c.restoreRoot}`, { hint: `this console restores only below ${c.restoreRoot} (--restore-root)` });
   }
   for (const [group, source] of c.sources) {
     const src = realTarget(source);

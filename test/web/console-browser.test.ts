@@ -112,6 +112,7 @@ describe('web console in Chromium', { timeout: 240_000 }, () => {
     await page.click('[data-testid=restore-here]');
     const target = path.join(await fx.tv.tempDir('browser-restore'), 'sub-back');
     await page.fill('#restore-target', target);
+    assert.equal(await page.locator('[data-testid=restore-command]').innerText(), `tidemark restore g --at seq:${fx.seqBefore} --path sub --to ${target}`);
     await page.click('form.restore button[type=submit]');
     await page.waitForSelector('[data-testid=restore-status][data-state=done]', { timeout: 60_000 });
     await page.screenshot({ path: screenshotPath('04-restore-done'), fullPage: false });

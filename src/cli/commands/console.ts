@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { userInfo } from 'node:os';
 import { TidemarkError, wrapIo } from '../../common/errors.js';
 import { isVault } from '../../vault/vault-config.js';
@@ -14,7 +14,7 @@ import { ROLES, UserStore, generatePassword, type Role } from '../../web/auth/us
 import { DEFAULT_LISTEN, startConsole, type RunningConsole } from '../../web/index.js';
 import { output, vaultDir, withGlobals, type GlobalOptions } from '../cli-context.js';
 
-interface ServeOptions extends GlobalOptions { listen: string; stateDir?: string; tlsCert?: string; tlsKey?: string }
+interface ServeOptions extends GlobalOptions { listen: string; stateDir?: string; tlsCert?: string; tlsKey?: string; restoreRoot?: string }
 interface UserOptions extends GlobalOptions { role?: string; passwordFile?: string; stateDir?: string }
 
 /** Options of a `console user …` command, with --vault/--json given before `user` too. */
@@ -49,6 +49,7 @@ async function serve(o: ServeOptions): Promise<void> {
   const running: RunningConsole = await startConsole({
     vaultDir: vaultDir(o), passphraseFile: o.passphraseFile, listen: o.listen, stateDir: o.stateDir,
     tls: o.tlsCert ? { certFile: o.tlsCert, keyFile: o.tlsKey! } : undefined,
+    restoreRoot: o.restoreRoot === undefined ? undefined : resolve(o.restoreRoot),
   });
   if (o.json) process.stdout.write(JSON.stringify({ event: 'listening', url: running.url, initialPasswordFile: running.initialPasswordFile }) + '\n');
   process.stderr.write(`Tidemark console at ${running.url} (Ctrl-C to stop)\n`);
@@ -65,6 +66,7 @@ export function registerConsole(program: Command): void {
     .option('--state-dir <dir>', 'where users, settings and the audit log live (default VAULT/console)')
     .option('--tls-cert <file>', 'serve https with this PEM certificate (with --tls-key)')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
+    .option('--restore-root <dir>', 'restores from the console may write only inside this directory')
     .action((o: ServeOptions) => serve(o));
 
   const user = cmd.command('user').description('manage console users');

@@ -59,7 +59,7 @@ export function actionRoutes(d: ConsoleDeps): Route[] {
         requireEntry(v, p, subpath);
         let target: string;
         try {
-          target = checkRestoreTarget({ target: body.target, vaultDir: v.dir, sources: d.sources(), overwrite: body.overwrite === true, confirmProduction: body.confirmProduction === true });
+          target = checkRestoreTarget({ target: body.target, vaultDir: v.dir, sources: d.sources(), overwrite: body.overwrite === true, confirmProduction: body.confirmProduction === true, restoreRoot: d.restoreRoot });
         } catch (err) {
           d.audit.append({ user: user!.name, ip, action: 'restore.start', target: params.group, result: 'refused', details: { seq: p.seq, path: displayPath(subpath) || '/', to: body.target, reason: (err as Error).message } });
           throw err;

@@ -49,12 +49,22 @@ function showRestore(v: GroupView, area: HTMLElement, path: string): void {
   const prodRow = h('div', { className: 'warn', hidden: true },
     production, h('label', { for: 'restore-production' }, ' I confirm: restore over the protected source (production)'));
   const status = h('div', { role: 'status', 'data-testid': 'restore-status' });
+  // The same restore from a shell on the server, for scripts and runbooks.
+  const command = h('code', { 'data-testid': 'restore-command' });
+  const quote = (x: string): string => (/^[\w@%+=:,./-]+$/.test(x) ? x : `'${x.replace(/'/g, `'\\''`)}'`);
+  const showCommand = (): void => {
+    command.textContent = ['tidemark', 'restore', v.group, '--at', v.at, ...(path ? ['--path', path] : []), '--to', target.value || 'DIR', ...(overwrite.checked ? ['--overwrite'] : [])].map(quote).join(' ');
+  };
+  target.addEventListener('input', showCommand);
+  overwrite.addEventListener('change', showCommand);
+  showCommand();
   const progress = h('progress', { hidden: true });
   const form = h('form', { className: 'restore', 'aria-label': 'Restore' },
     h('h3', {}, `Restore /${path} as of seq:${v.seq}`),
     h('label', { for: 'restore-target' }, 'Target directory on the server (absolute; empty or new)'), target,
     h('div', {}, overwrite, h('label', { for: 'restore-overwrite' }, ' Replace what is in the way (target not empty)')),
     prodRow,
+    h('div', { className: 'small' }, 'From a shell: ', command),
     h('div', { className: 'row' }, h('button', { type: 'submit' }, 'Start restore'), h('button', { type: 'button', onclick: () => mount(area) }, 'Cancel')),
     progress, status);
   form.addEventListener('submit', (ev) => {
