@@ -95,6 +95,13 @@ describe('web console in Chromium', { timeout: 240_000 }, () => {
     await page.waitForSelector(`[data-testid=chosen]:has-text("seq:${fx.seqBefore}")`);
     await page.click('button:text-is("Latest")');
     await page.waitForSelector(`[data-testid=chosen]:has-text("seq:${fx.seqAfter}")`);
+    // A moment before the first point: said so, and the latest point is shown.
+    await page.fill('#moment', '2001-01-01T00:00:00');
+    await page.click('form[aria-label="Choose a moment"] button[type=submit]');
+    await page.waitForSelector('[data-testid=moment-error]:has-text("no point at or before")');
+    await page.goto(`${web.url}#/group/g?at=2001-01-01T00:00:00Z`);
+    await page.waitForSelector('[data-testid=moment-error]:has-text("showing the latest point instead")');
+    await page.waitForSelector(`[data-testid=chosen]:has-text("seq:${fx.seqAfter}")`);
 
     // The bar holding the last point before notes.txt changed.
     await page.click(`svg.timeline rect.bar[data-last-seq="${fx.seqBefore}"]`);

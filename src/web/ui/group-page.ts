@@ -3,7 +3,7 @@
  * download, restore), what changed between two moments, bookmarks and the policy. The
  * chosen point, path and zoom live in the URL hash, so Back and reload keep them.
  */
-import { api, describeError, qs, type Me } from './api.js';
+import { api, ApiCallError, describeError, qs, type Me } from './api.js';
 import { h, mount, timeEl, toLocalInput } from './dom.js';
 import { timelineChart, type TimelineData } from './timeline-chart.js';
 import { browsePanel } from './browse-panel.js';
@@ -28,7 +28,13 @@ export async function renderGroup(main: HTMLElement, group: string, params: URLS
     for (const [k, v] of Object.entries(change)) if (v === undefined) next.delete(k); else next.set(k, v);
     location.hash = `#/group/${g}?${next.toString()}`;
   };
-  const point = await api<{ seq: number; time: string }>('GET', `/api/groups/${g}/point${qs({ at: params.get('at') ?? 'latest' })}`);
+  // A moment before the first point (or a bookmark pruned since) falls back to the latest point, saying why.
+  let notice = '';
+  const point = await api<{ seq: number; time: string }>('GET', `/api/groups/${g}/point${qs({ at: params.get('at') ?? 'latest' })}`).catch(async (err: unknown) => {
+    if (!(err instanceof ApiCallError) || err.code !== 'TM_BAD_POINT') throw err;
+    notice = `${describeError(err)}; showing the latest point instead.`;
+    return api<{ seq: number; time: string }>('GET', `/api/groups/${g}/point?at=latest`);
+  });
   const time = Date.parse(point.time);
   const view: GroupView = { group, me, at: `seq:${point.seq}`, seq: point.seq, time, path: params.get('path') ?? '', go };
   const tl = await api<TimelineData>('GET', `/api/groups/${g}/timeline${qs({ from: params.get('from') ?? undefined, to: params.get('to') ?? undefined, buckets: 200 })}`);
@@ -39,7 +45,7 @@ export async function renderGroup(main: HTMLElement, group: string, params: URLS
     zoom,
   });
   const moment = h('input', { id: 'moment', type: 'datetime-local', step: 1, value: toLocalInput(time) });
-  const momentError = h('span', { className: 'error', role: 'alert' });
+  const momentError = h('span', { className: 'error', role: 'alert', 'data-testid': 'moment-error' }, notice);
   const momentForm = h('form', { className: 'inline', 'aria-label': 'Choose a moment' },
     h('label', { for: 'moment' }, 'Moment (your time zone)'), moment,
     h('button', { type: 'submit' }, 'Go'),
