@@ -46,6 +46,7 @@ svg.timeline .bar:hover, svg.timeline .bar.focused { fill: #f0a500; }
 svg.timeline .bookmark { fill: var(--amber); cursor: pointer; } svg.timeline .bookmark.app { fill: var(--green); }
 svg.timeline .selected { stroke: var(--red); stroke-width: 2; }
 svg.timeline .tick { font-size: 11px; fill: var(--muted); }
+svg.timeline .drag { fill: rgba(240, 165, 0, .3); pointer-events: none; }
 .crumbs { margin: .3rem 0; }
 form.restore { display: grid; gap: .4rem; max-width: 640px; border-top: 1px solid var(--line); padding-top: .6rem; margin-top: .6rem; }
 progress { width: 100%; }

@@ -77,6 +77,18 @@ describe('web console in Chromium', { timeout: 240_000 }, () => {
     assert.equal((await shown.innerText()).replace(/\s/g, ' '), new Date(iso).toLocaleString('en-US', { timeZone: 'Asia/Tokyo' }).replace(/\s/g, ' '), 'shown in the browser\'s zone');
     assert.equal(await shown.getAttribute('title'), `${iso.replace('T', ' ').replace('Z', '')} UTC`, 'UTC on hover');
 
+    // Dragging across the timeline zooms into that span; "Whole journal" zooms out again.
+    const box = (await page.locator('svg.timeline').boundingBox())!;
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.6, box.y + box.height / 2, { steps: 5 });
+    await page.mouse.up();
+    await page.waitForURL(/[?&]from=\d+&to=\d+/);
+    await page.waitForSelector(`[data-testid=chosen]:has-text("seq:${fx.seqAfter}")`);
+    await page.click('button:text-is("Whole journal")');
+    await page.waitForURL((u) => !u.hash.includes('from='));
+    await page.waitForSelector('svg.timeline rect.bar');
+
     // Keyboard: focus the timeline, step one bar back, choose it.
     await page.focus('svg.timeline');
     await page.keyboard.press('ArrowLeft');

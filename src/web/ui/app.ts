@@ -30,7 +30,13 @@ function nav(): void {
   );
 }
 
-async function route(): Promise<void> {
+/** Bumped on every navigation, so a pending refresh of a page left since does nothing. */
+let generation = 0;
+/** The overview refreshes itself this often while it is shown. */
+const OVERVIEW_REFRESH_MS = 10_000;
+
+async function route(refresh = false): Promise<void> {
+  const gen = ++generation;
   const main = document.getElementById('main')!;
   const hash = location.hash || '#/';
   const [path, query = ''] = hash.slice(1).split('?');
@@ -53,6 +59,7 @@ async function route(): Promise<void> {
       renderLogin(main, (m) => { me = m; setCsrf(m.csrfToken); location.hash = '#/'; });
     } else if (path === '/' || path === '') {
       await renderOverview(main);
+      setTimeout(() => { if (gen === generation) void route(true); }, OVERVIEW_REFRESH_MS);
     } else if (path!.startsWith('/group/')) {
       await renderGroup(main, decodeURIComponent(path!.slice('/group/'.length)), params, me!);
     } else if (path === '/audit') {
@@ -65,7 +72,8 @@ async function route(): Promise<void> {
   } catch (err) {
     mount(main, h('p', { className: 'error', role: 'alert' }, `Could not load this page: ${err instanceof Error ? err.message : String(err)}`));
   }
-  main.focus({ preventScroll: true });
+  // Focus moves to the new page for keyboard and screen-reader users, not on a silent refresh.
+  if (!refresh) main.focus({ preventScroll: true });
 }
 
 window.addEventListener('hashchange', () => { void route(); });

@@ -1,8 +1,9 @@
 /**
  * The timeline: a zoomable time axis showing how many recovery points fall in each bucket
  * (the server aggregates), bookmarks as markers, and the chosen moment as a line. Click a
- * bar to choose its last point, or anywhere else to choose that moment; with the keyboard,
- * arrows step between bars, Enter chooses, + and - zoom.
+ * bar to choose its last point, or anywhere else to choose that moment; drag across it to
+ * zoom into that span. With the keyboard, arrows step between bars, Enter chooses, + and
+ * - zoom.
  */
 import { svg } from './dom.js';
 
@@ -27,6 +28,8 @@ export function timelineChart(t: TimelineData, selected: number | null, ev: Time
   const bg = svg('rect', { x: 0, y: 0, width: W, height: H - AXIS, class: 'bg' });
   chart.append(bg);
   const max = Math.max(1, ...t.buckets.map((b) => b.count));
+  let dragFrom: number | null = null;
+  let dragged = false;
   const bars: SVGElement[] = [];
   for (const b of t.buckets) {
     const bx = x(Date.parse(b.start));
@@ -36,7 +39,7 @@ export function timelineChart(t: TimelineData, selected: number | null, ev: Time
     const title = svg('title');
     title.textContent = `${b.count} point(s), seq:${b.firstSeq}–seq:${b.lastSeq}, last at ${new Date(b.lastTime).toLocaleString()} (${b.lastTime})`;
     bar.append(title);
-    bar.addEventListener('click', (e) => { e.stopPropagation(); ev.choose({ seq: b.lastSeq }); });
+    bar.addEventListener('click', (e) => { e.stopPropagation(); if (!dragged) ev.choose({ seq: b.lastSeq }); });
     bars.push(bar);
     chart.append(bar);
   }
@@ -46,7 +49,7 @@ export function timelineChart(t: TimelineData, selected: number | null, ev: Time
     const title = svg('title');
     title.textContent = `bookmark ${b.name} (seq:${b.seq}, ${b.consistency}) at ${new Date(b.time).toLocaleString()}`;
     mark.append(title);
-    mark.addEventListener('click', (e) => { e.stopPropagation(); ev.choose({ seq: b.seq }); });
+    mark.addEventListener('click', (e) => { e.stopPropagation(); if (!dragged) ev.choose({ seq: b.seq }); });
     chart.append(mark);
   }
   if (selected !== null && selected >= from && selected <= to) {
@@ -58,9 +61,33 @@ export function timelineChart(t: TimelineData, selected: number | null, ev: Time
     label.textContent = new Date(tm).toLocaleString();
     chart.append(label);
   }
-  chart.addEventListener('click', (e) => {
+  // Drag across the chart to zoom into that span; a click (no drag) chooses a moment.
+  const timeAt = (clientX: number): number => {
     const r = chart.getBoundingClientRect();
-    ev.choose({ time: Math.round(from + ((e.clientX - r.left) / r.width) * (to - from)) });
+    return Math.round(from + ((clientX - r.left) / r.width) * (to - from));
+  };
+  const band = svg('rect', { x: 0, y: 0, width: 0, height: H - AXIS, class: 'drag', visibility: 'hidden' });
+  chart.append(band);
+  chart.addEventListener('pointerdown', (e) => { dragFrom = e.clientX; dragged = false; });
+  chart.addEventListener('pointermove', (e) => {
+    if (dragFrom === null || Math.abs(e.clientX - dragFrom) < 6) return;
+    dragged = true;
+    const a = x(timeAt(Math.min(dragFrom, e.clientX))), b = x(timeAt(Math.max(dragFrom, e.clientX)));
+    band.setAttribute('x', String(a));
+    band.setAttribute('width', String(b - a));
+    band.setAttribute('visibility', 'visible');
+  });
+  chart.addEventListener('pointerup', (e) => {
+    if (dragFrom !== null && dragged) {
+      const a = timeAt(Math.min(dragFrom, e.clientX)), b = timeAt(Math.max(dragFrom, e.clientX));
+      dragFrom = null;
+      ev.zoom(a, b);
+      return;
+    }
+    dragFrom = null;
+  });
+  chart.addEventListener('click', (e) => {
+    if (!dragged) ev.choose({ time: timeAt(e.clientX) });
   });
   let focus = bars.length - 1;
   chart.addEventListener('keydown', (e) => {
