@@ -23,13 +23,13 @@ function concrete(p: string): string {
 }
 
 async function waitJob(c: Client, id: string): Promise<Record<string, unknown>> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 600; i++) {
     const r = await c.call('GET', `/api/jobs/${id}`);
     assert.equal(r.status, 200);
     if (r.json.state !== 'running') return r.json;
     await new Promise((res) => setTimeout(res, 50));
   }
-  assert.fail(`restore job ${id} did not finish in 10 s`);
+  assert.fail(`restore job ${id} did not finish in 30 s`);
 }
 
 describe('console REST API', { timeout: 180_000 }, () => {
