@@ -70,6 +70,7 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
 
   async function api(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     if (url.pathname === '/api/openapi.json' && req.method === 'GET') {
+      validate(undefined, Object.fromEntries(url.searchParams), 'query');
       res.writeHead(200, { ...SECURITY_HEADERS, 'Content-Type': 'application/json', 'Cache-Control': 'no-store' });
       res.end(openapi);
       return;

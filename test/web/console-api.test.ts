@@ -122,6 +122,8 @@ describe('console REST API', { timeout: 180_000 }, () => {
     assert.equal(doc.status, 200);
     const paths = doc.json.paths as Record<string, Record<string, unknown>>;
     for (const r of web.app.routes) assert.ok(paths[r.path]?.[r.method.toLowerCase()], `${r.method} ${r.path} documented`);
+    const bad = await new Client(web.url).call('GET', '/api/openapi.json?bogus=1');
+    assert.equal(bad.status, 400);
   });
 
   it('sets an HttpOnly SameSite=Strict cookie, without Secure on plain http', async () => {
