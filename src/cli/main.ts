@@ -13,6 +13,7 @@ import { registerStatus } from './commands/status.js';
 import { registerPrune } from './commands/prune.js';
 import { registerProtectVolume } from './commands/protect-volume.js';
 import { registerImage } from './commands/image.js';
+import { registerConsole } from './commands/console.js';
 
 export function buildProgram(): Command {
   const program = new Command('tidemark')
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerPrune(program);
   registerProtectVolume(program);
   registerImage(program);
+  registerConsole(program);
   return program;
 }
 

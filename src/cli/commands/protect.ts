@@ -11,6 +11,8 @@ import { warnGeneratedPassphrase } from './init.js';
 import { runLiveProtect } from '../../embedded/live-protect.js';
 import { loadIgnoreRules } from '../../tap/file/ignore-rules.js';
 import { nowMs } from '../../common/clock.js';
+import { startEmbeddedConsole } from '../../web/embedded-console.js';
+import { DEFAULT_LISTEN } from '../../web/console-server.js';
 
 const GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -24,7 +26,7 @@ export function defaultGroup(dir: string): string {
   return base || 'root';
 }
 
-interface ProtectOptions extends GlobalOptions { group?: string; once?: boolean; exclude?: string[] }
+interface ProtectOptions extends GlobalOptions { group?: string; once?: boolean; exclude?: string[]; console: string | false }
 
 /** Open the vault for writing, creating it first when this is the embedded default's first run. */
 export function openOrCreateForWrite(o: GlobalOptions, command: string): Vault {
@@ -53,6 +55,8 @@ export function registerProtect(program: Command): void {
     .option('--group <name>', 'group to record into (default: the directory\'s name)')
     .option('--once', 'record the current state and exit')
     .option('--exclude <pattern...>', 'leave out paths matching these gitignore-style patterns (also read from DIR/.tidemarkignore)')
+    .option('--console <addr>', 'while live, serve the web console here (see docs/console.md)', DEFAULT_LISTEN)
+    .option('--no-console', 'do not serve the web console')
     .action(async (dir: string, o: ProtectOptions) => {
       const source = resolve(dir);
       let st;
@@ -62,7 +66,12 @@ export function registerProtect(program: Command): void {
       const vault = openOrCreateForWrite(o, `protect ${source}`);
       try {
         if (!o.once) {
-          await runLiveProtect(vault, { source, group, json: o.json === true, exclude: o.exclude });
+          const web = await startEmbeddedConsole(vault, o.console, { [group]: source });
+          try {
+            await runLiveProtect(vault, { source, group, json: o.json === true, exclude: o.exclude });
+          } finally {
+            await web?.close();
+          }
           return;
         }
         const line = progressLine(o);
