@@ -37,6 +37,7 @@ const TIDEMARK_STATUS: Record<ErrorCode, number> = {
   TM_UNSAFE_PATH: 400,
   TM_DISK_FULL: 507,
   TM_IO: 500,
+  TM_LIMIT: 503,
   TM_FORMAT: 500,
   TM_INTERNAL: 500,
 };
