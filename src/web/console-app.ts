@@ -17,6 +17,7 @@ import { SECURITY_HEADERS, clientIp, parseCookies, readJsonBody, sendJson } from
 import { openApiDocument } from './openapi.js';
 import { liveRuns } from './queries/overview-query.js';
 import { RestoreJobs } from './restore-jobs.js';
+import { ImageSessions } from './image-sessions.js';
 import { matchRoute, validate, type Route } from './router.js';
 import { RpoHistory } from './rpo-history.js';
 import { actionRoutes } from './routes/action-routes.js';
@@ -56,7 +57,7 @@ export function createConsoleApp(o: ConsoleAppOptions): ConsoleApp {
   for (const [group, source] of Object.entries(o.sources ?? {})) settings.update(group, { source });
   const deps: ConsoleDeps = {
     vault: o.vault, users: new UserStore(o.stateDir), sessions: new SessionStore(), limiter: new LoginLimiter(o.limiter), audit, settings,
-    history: new RpoHistory(o.stateDir), jobs: new RestoreJobs(o.vault, audit), secure: o.secure, restoreRoot: o.restoreRoot,
+    history: new RpoHistory(o.stateDir), jobs: new RestoreJobs(o.vault, audit), images: new ImageSessions(o.vault), secure: o.secure, restoreRoot: o.restoreRoot,
     sources() {
       const all = settings.sources();
       for (const [g, run] of liveRuns(o.vault)) all.set(g, run.source);

@@ -6,6 +6,7 @@ import type { SessionStore } from './auth/sessions.js';
 import type { UserStore } from './auth/user-store.js';
 import type { ConsoleSettings } from './console-settings.js';
 import type { RestoreJobs } from './restore-jobs.js';
+import type { ImageSessions } from './image-sessions.js';
 import type { RpoHistory } from './rpo-history.js';
 
 export interface ConsoleDeps {
@@ -17,6 +18,8 @@ export interface ConsoleDeps {
   settings: ConsoleSettings;
   history: RpoHistory;
   jobs: RestoreJobs;
+  /** volume images started from the console */
+  images: ImageSessions;
   /** true when served over TLS (cookies get `Secure`) */
   secure: boolean;
   /** when set, restores may write only inside this directory */

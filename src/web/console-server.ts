@@ -123,6 +123,7 @@ export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
           clearInterval(timer);
           await new Promise<void>((resolve) => { s.close(() => resolve()); s.closeAllConnections(); });
           await app.deps.jobs.settle();
+          await app.deps.images.closeAll();
           if (owned) vault.close();
         })();
         return closed;

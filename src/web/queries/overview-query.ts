@@ -3,6 +3,7 @@
  * lag against the target (green within it, amber up to twice it, red beyond or when
  * nothing watches the source), and the size of what it protects.
  */
+import { VolumeIndex } from '../../vault/index/volume-index.js';
 import type { Vault } from '../../vault/vault.js';
 import { readRunStatuses, type RunStatus } from '../../embedded/run-status.js';
 
@@ -21,6 +22,8 @@ export interface GroupOverview {
   rpoTargetMs: number;
   rpoState: RpoState;
   rpoReason: string;
+  /** files: a directory tree (file tap); volume: a volume (volume tap), read with images */
+  kind: 'files' | 'volume';
   files: number;
   protectedBytes: number;
 }
@@ -48,17 +51,20 @@ export function liveRuns(vault: Vault): Map<string, RunStatus> {
 /** Every group with points, in name order. */
 export function overviewOf(vault: Vault, targetOf: (group: string) => number, now = Date.now()): GroupOverview[] {
   const runs = liveRuns(vault);
+  const volumes = new VolumeIndex(vault.index);
   const sizes = vault.index.db.prepare('SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM head WHERE group_id = ? AND kind = 1');
   return vault.index.groups().filter((g) => g.lastSeq > 0).map((g) => {
     const run = runs.get(g.name);
     const lag = run ? liveLagMs(run, now) : null;
     const target = targetOf(g.name);
     const { state, reason } = rpoState(lag, target);
-    const head = sizes.get(g.id) as { files: number; bytes: number };
+    const last = vault.index.lastPoint(g.id);
+    const volume = last ? volumes.baselineAt(g.id, last.seq) : undefined;
+    const head = volume ? { files: 0, bytes: volume.size } : sizes.get(g.id) as { files: number; bytes: number };
     return {
       name: g.name, health: run ? 'protecting' : 'not-watched', source: run?.source ?? null, pid: run?.pid ?? null,
-      lastPoint: vault.index.lastPoint(g.id) ?? null, points: vault.index.pointCount(g.id),
-      rpoLagMs: lag, rpoTargetMs: target, rpoState: state, rpoReason: reason, files: head.files, protectedBytes: head.bytes,
+      lastPoint: last ?? null, points: vault.index.pointCount(g.id),
+      rpoLagMs: lag, rpoTargetMs: target, rpoState: state, rpoReason: reason, kind: volume ? 'volume' as const : 'files' as const, files: head.files, protectedBytes: head.bytes,
     };
   });
 }

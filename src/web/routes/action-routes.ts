@@ -1,4 +1,4 @@
-/** Changing things (operator and up): bookmarks and restores, and following a restore job. */
+/** Changing things (operator and up): bookmarks, restores (and following a restore job), volume images. */
 import { z } from 'zod';
 import { TidemarkError } from '../../common/errors.js';
 import { displayPath, parseUserPath } from '../../common/rel-path.js';
@@ -17,6 +17,13 @@ const bookmarkBody = z.object({
   consistency: z.enum(['crash', 'app']).optional(),
   tags: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/, 'must be a tag (letters, digits, ".", "_", ":", "-")')).max(20).optional(),
 }).strict();
+
+const imageBody = z.object({
+  at: pointSpec,
+  rw: z.boolean().optional().describe('read/write through a copy-on-write overlay (the journal is never touched)'),
+}).strict();
+
+const imageParams = z.object({ id: z.string().regex(/^[0-9a-f]{12}$/, 'must be an image id') }).strict();
 
 const restoreBody = z.object({
   at: pointSpec,
@@ -66,6 +73,35 @@ export function actionRoutes(d: ConsoleDeps): Route[] {
         }
         const job = d.jobs.start({ user: user!.name, ip, point: p, path: displayPath(subpath), subpath, target, overwrite: body.overwrite === true });
         return { status: 202, json: job };
+      },
+    }),
+    route({
+      method: 'GET', path: '/api/images', summary: 'Volume images running in this console, with the commands that attach them', role: 'viewer',
+      handler() {
+        return { json: { images: d.images.list() } };
+      },
+    }),
+    route({
+      method: 'POST', path: '/api/groups/{group}/images', summary: 'Serve a volume group as of a point over NBD at once (read-only, or rw through a copy-on-write overlay)', role: 'operator',
+      params: groupParams, body: imageBody,
+      async handler({ params, body, user, ip }) {
+        const p = resolvePoint(v, params.group, body.at);
+        try {
+          const info = await d.images.start(p, body.rw === true, user!.name);
+          d.audit.append({ user: user!.name, ip, action: 'image.start', target: params.group, result: 'ok', details: { id: info.id, seq: p.seq, rw: info.rw, uri: info.uri } });
+          return { status: 201, json: info };
+        } catch (err) {
+          d.audit.append({ user: user!.name, ip, action: 'image.start', target: params.group, result: 'refused', details: { seq: p.seq, rw: body.rw === true, reason: (err as Error).message } });
+          throw err;
+        }
+      },
+    }),
+    route({
+      method: 'DELETE', path: '/api/images/{id}', summary: 'Stop a volume image (a read/write overlay is discarded)', role: 'operator', params: imageParams,
+      async handler({ params, user, ip }) {
+        const info = await d.images.stop(params.id);
+        d.audit.append({ user: user!.name, ip, action: 'image.stop', target: info.group, result: 'ok', details: { id: info.id, seq: info.seq } });
+        return { json: { stopped: info } };
       },
     }),
     route({

@@ -1,4 +1,5 @@
 /** Reading groups: the overview, RPO history, timeline, a point, a tree, a file, the changes between two points. */
+import { VolumeIndex } from '../../vault/index/volume-index.js';
 import { once } from 'node:events';
 import { z } from 'zod';
 import { TidemarkError } from '../../common/errors.js';
@@ -54,10 +55,11 @@ export function groupRoutes(d: ConsoleDeps): Route[] {
       },
     }),
     route({
-      method: 'GET', path: '/api/groups/{group}/point', summary: 'Resolve a recovery point spec to (seq, time)', role: 'viewer',
+      method: 'GET', path: '/api/groups/{group}/point', summary: 'Resolve a recovery point spec to (seq, time), with the kind of group (files or volume)', role: 'viewer',
       params: groupParams, query: z.object({ at: pointSpec }).strict(),
       handler({ params, query }) {
-        return { json: { group: params.group, ...pointJson(resolvePoint(v, params.group, query.at)) } };
+        const p = resolvePoint(v, params.group, query.at);
+        return { json: { group: params.group, ...pointJson(p), kind: new VolumeIndex(v.index).isVolume(p.groupId) ? 'volume' : 'files' } };
       },
     }),
     route({

@@ -1,12 +1,14 @@
 /**
  * One group: the timeline with the chosen moment, then the tree at that moment (browse,
- * download, restore), what changed between two moments, bookmarks and the policy. The
+ * download, restore) and what changed between two moments, or for a volume its images;
+ * bookmarks and the policy. The
  * chosen point, path and zoom live in the URL hash, so Back and reload keep them.
  */
 import { api, ApiCallError, describeError, qs, type Me } from './api.js';
 import { h, mount, timeEl, toLocalInput } from './dom.js';
 import { timelineChart, type TimelineData } from './timeline-chart.js';
 import { browsePanel } from './browse-panel.js';
+import { imagePanel } from './image-panel.js';
 import { bookmarksPanel, changesPanel, policyPanel } from './group-panels.js';
 
 export interface GroupView {
@@ -30,10 +32,10 @@ export async function renderGroup(main: HTMLElement, group: string, params: URLS
   };
   // A moment before the first point (or a bookmark pruned since) falls back to the latest point, saying why.
   let notice = '';
-  const point = await api<{ seq: number; time: string }>('GET', `/api/groups/${g}/point${qs({ at: params.get('at') ?? 'latest' })}`).catch(async (err: unknown) => {
+  const point = await api<{ seq: number; time: string; kind?: string }>('GET', `/api/groups/${g}/point${qs({ at: params.get('at') ?? 'latest' })}`).catch(async (err: unknown) => {
     if (!(err instanceof ApiCallError) || err.code !== 'TM_BAD_POINT') throw err;
     notice = `${describeError(err)}; showing the latest point instead.`;
-    return api<{ seq: number; time: string }>('GET', `/api/groups/${g}/point?at=latest`);
+    return api<{ seq: number; time: string; kind?: string }>('GET', `/api/groups/${g}/point?at=latest`);
   });
   const time = Date.parse(point.time);
   const view: GroupView = { group, me, at: `seq:${point.seq}`, seq: point.seq, time, path: params.get('path') ?? '', go };
@@ -73,8 +75,8 @@ export async function renderGroup(main: HTMLElement, group: string, params: URLS
       chart,
       h('p', { 'data-testid': 'chosen' }, 'Chosen point: ', h('strong', {}, `seq:${point.seq}`), ', captured ', timeEl(time)),
       momentForm),
-    browsePanel(view),
-    changesPanel(view),
+    // A volume is read through images; a directory tree is browsed and compared.
+    ...(point.kind === 'volume' ? [imagePanel(view)] : [browsePanel(view), changesPanel(view)]),
     bookmarksPanel(view),
     policyPanel(view),
   );
