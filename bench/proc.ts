@@ -165,3 +165,78 @@ export async function onPath(name: string): Promise<boolean> {
     return false;
   }
 }
+
+/**
+ * A long-running child (an NBD server, nbdfuse) started by the bench: its stdout lines are
+ * kept for `waitLine`, and it is registered like `run`'s children so `killRunning` (on a
+ * signal of the bench) kills its process group too.
+ */
+export interface Service {
+  readonly pid: number;
+  /** The command line, for error messages. */
+  readonly line: string;
+  /** Whether the child has exited (code or signal). */
+  exited(): boolean;
+  /** The tail of its stderr. */
+  stderr(): string;
+  /** Resolve with the first stdout line (past or future) for which `pred` holds; throws after timeoutMs or when the child exits first. */
+  waitLine(pred: (line: string) => boolean, timeoutMs: number): Promise<string>;
+  /** Send `signal`, wait at most timeoutMs for the exit (then SIGKILL the group); resolves with the exit code (128 when killed). */
+  stop(signal?: NodeJS.Signals, timeoutMs?: number): Promise<number>;
+}
+
+/** Start a long-running command in its own process group (see Service). */
+export function startService(cmd: string, args: readonly string[], o: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Service {
+  const child = spawn(cmd, args, { cwd: o.cwd, env: o.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const pid = child.pid;
+  if (pid === undefined) throw new Error(`cannot start ${commandLine(cmd, args)}`);
+  running.add(pid);
+  const lines: string[] = [];
+  let partial = '';
+  let stderr = '';
+  let code: number | null = null;
+  const wakers = new Set<() => void>();
+  const wake = (): void => { for (const w of [...wakers]) w(); };
+  child.stdout.on('data', (c: Buffer) => {
+    partial += c.toString('utf8');
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+    wake();
+  });
+  child.stderr.on('data', (c: Buffer) => { stderr = appendTail(stderr, c); });
+  const closed = new Promise<number>((resolveCode) => {
+    child.on('error', (err) => { stderr += `\n${err.message}`; });
+    child.on('close', (c, signal) => {
+      code = c ?? (signal ? 128 : 1);
+      running.delete(pid);
+      wake();
+      resolveCode(code);
+    });
+  });
+  const line = commandLine(cmd, args);
+  const killGroup = (): void => { try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ } };
+  return {
+    pid, line,
+    exited: () => code !== null,
+    stderr: () => stderr,
+    waitLine: (pred, timeoutMs) => new Promise<string>((resolveLine, reject) => {
+      let seen = 0;
+      const timer = setTimeout(() => { wakers.delete(check); reject(new Error(`no expected output within ${timeoutMs} ms from ${line}\n${stderr.slice(-2000)}`)); }, timeoutMs);
+      function check(): void {
+        for (; seen < lines.length; seen++) {
+          if (pred(lines[seen])) { clearTimeout(timer); wakers.delete(check); resolveLine(lines[seen]); return; }
+        }
+        if (code !== null) { clearTimeout(timer); wakers.delete(check); reject(new Error(`exited with code ${code} before the expected output: ${line}\nstdout: ${lines.slice(-5).join('\n')}\n${stderr.slice(-2000)}`)); }
+      }
+      wakers.add(check);
+      check();
+    }),
+    stop: async (signal = 'SIGINT', timeoutMs = 30_000) => {
+      if (code !== null) return code;
+      try { process.kill(pid, signal); } catch { /* already gone */ }
+      const timer = setTimeout(killGroup, timeoutMs);
+      try { return await closed; } finally { clearTimeout(timer); }
+    },
+  };
+}

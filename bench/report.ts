@@ -2,6 +2,7 @@
  * Formatting the benchmark's figures (absolute table, ratios against restic and borg, the
  * targets) and writing them into docs/PERFORMANCE.md between the markers
  * <!-- bench:backup:start --> and <!-- bench:backup:end -->, keeping the rest of the file.
+ * `table` and `writeSection` are generic: other benches (bench/volume.ts) pass their own markers.
  */
 import { promises as fs } from 'node:fs';
 import { dirname } from 'node:path';
@@ -55,7 +56,8 @@ const rate = (p: Phase): string => (p.treeBytes / MB / p.seconds).toFixed(1);
 const rssMB = (kib: number): string => ((kib * 1024) / MB).toFixed(0);
 const ratio = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(2)}x` : '-');
 
-function table(head: string[], rows: string[][], align?: ('l' | 'r')[]): string {
+/** A Markdown table; columns right-aligned unless `align` says 'l'. */
+export function table(head: string[], rows: string[][], align?: ('l' | 'r')[]): string {
   const sep = head.map((_, i) => ((align?.[i] ?? 'r') === 'l' ? ':---' : '---:'));
   return [head, sep, ...rows].map((r) => `| ${r.join(' | ')} |`).join('\n');
 }
@@ -182,18 +184,24 @@ export function renderSection(r: BenchReport): string {
   return lines.join('\n');
 }
 
-/** Replace (or add) the bench section of the performance document, keeping everything else. */
-export async function writeSection(file: string, section: string): Promise<void> {
+/** The HTML comments that delimit one bench's section of the performance document. */
+export interface SectionMarks { start: string; end: string }
+
+/**
+ * Replace (or append) one bench's section of the performance document, keeping everything
+ * else; `section` must begin with `marks.start` and end with `marks.end` (default: the backup bench's).
+ */
+export async function writeSection(file: string, section: string, marks: SectionMarks = { start: START_MARK, end: END_MARK }): Promise<void> {
   let doc: string;
   try {
     doc = await fs.readFile(file, 'utf8');
   } catch {
     doc = '# Performance\n\nMeasured figures. Each section is produced by a benchmark script and says how to reproduce it.\n';
   }
-  const s = doc.indexOf(START_MARK);
-  const e = doc.indexOf(END_MARK);
+  const s = doc.indexOf(marks.start);
+  const e = doc.indexOf(marks.end);
   if (s >= 0 && e > s) {
-    doc = doc.slice(0, s) + section + doc.slice(e + END_MARK.length);
+    doc = doc.slice(0, s) + section + doc.slice(e + marks.end.length);
   } else {
     doc = `${doc.replace(/\s*$/, '')}\n\n${section}\n`;
   }
