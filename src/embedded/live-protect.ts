@@ -35,6 +35,8 @@ export interface LiveOptions {
 
 /** One capture reads this much at most before leaving the rest to the next one. */
 const READ_BUDGET = 64 * 1024 * 1024;
+/** Deferred this many captures in a row, a file is read whatever the budget. */
+const MAX_DEFERRALS = 2;
 
 const WATCH_LIMIT_HINT = 'raise it: sysctl fs.inotify.max_user_watches=1048576 (persist it in /etc/sysctl.d/), or run `tidemark protect DIR --once` from cron instead';
 
@@ -78,7 +80,7 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
     lastSeq: 0, lastCaptureTime: null, pendingChanges: 0, rpoLagMs: 0, captures: 0, filesCaptured: 0, bytesCaptured: 0, bytesNew: 0,
   };
   let pendingSince = 0;
-  let carried: ReadonlySet<string> = new Set();
+  let deferrals = new Map<string, number>();
   let full = true;
   const scopes = new Map<string, ScanScope>();
 
@@ -99,9 +101,14 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
     // The baseline and the final capture read everything; captures in between are budgeted.
     const r = ingestOnce(vault, {
       source: o.source, group: o.group, exclude, scopes: these, deferUnstable: event !== 'final',
-      readBudget: event === 'capture' ? o.readBudget ?? READ_BUDGET : undefined, readFirst: carried,
+      readBudget: event === 'capture' ? o.readBudget ?? READ_BUDGET : undefined,
+      mustRead: new Set([...deferrals].filter(([, n]) => n >= MAX_DEFERRALS).map(([p]) => p)),
     });
-    carried = new Set(r.deferred);
+    // A file deferred by the budget MAX_DEFERRALS times in a row is read next time whatever
+    // the budget: small changes go first, but a large file is never starved.
+    const again = new Map<string, number>();
+    for (const p of r.deferred) again.set(p, (deferrals.get(p) ?? 0) + 1);
+    deferrals = again;
     status.captures++;
     status.lastSeq = r.lastSeq;
     if (r.records > 0) status.lastCaptureTime = new Date().toISOString();

@@ -23,7 +23,7 @@ after(() => {
 });
 
 describe('ingestOnce with a read budget', () => {
-  it('reads small changes first, leaves a large file for the next capture, then reads it first', () => {
+  it('reads small changes first, leaves a large file for later, and reads it when told to whatever the budget', () => {
     const src = join(root, 'src');
     mkdirSync(src);
     writeFileSync(join(src, 'big.bin'), Buffer.alloc(3 * MiB, 1));
@@ -36,12 +36,15 @@ describe('ingestOnce with a read budget', () => {
     assert.equal(vault.index.headAt(gid, Buffer.from('big.bin')), undefined, 'a deferred file was recorded');
     assert.ok(vault.index.headAt(gid, Buffer.from('a.txt')));
     writeFileSync(join(src, 'c.txt'), 'c');
-    const two = ingestOnce(vault, { source: src, group: 'g', readBudget: MiB, readFirst: new Set(one.deferred) });
-    assert.equal(vault.index.headAt(gid, Buffer.from('big.bin'))?.entry.size, 3 * MiB, 'the deferred file was not read first');
-    assert.deepEqual(two.deferred, [join(src, 'c.txt')], 'after a large file, the budget leaves the rest for later');
-    const three = ingestOnce(vault, { source: src, group: 'g', readBudget: MiB, readFirst: new Set(two.deferred) });
-    assert.deepEqual(three.deferred, []);
+    const two = ingestOnce(vault, { source: src, group: 'g', readBudget: MiB });
+    assert.deepEqual(two.deferred, [join(src, 'big.bin')], 'the small new file goes first, the large one waits again');
     assert.ok(vault.index.headAt(gid, Buffer.from('c.txt')));
+    writeFileSync(join(src, 'd.txt'), 'd');
+    const three = ingestOnce(vault, { source: src, group: 'g', readBudget: MiB, mustRead: new Set(two.deferred) });
+    assert.deepEqual(three.deferred, []);
+    assert.equal(three.filesRead, 2, 'the small file and the one that must be read');
+    assert.equal(vault.index.headAt(gid, Buffer.from('big.bin'))?.entry.size, 3 * MiB);
+    assert.ok(vault.index.headAt(gid, Buffer.from('d.txt')));
   });
 });
 

@@ -36,11 +36,11 @@ export interface IngestOptions {
   /**
    * Bytes of file content to read in this capture: changed files beyond it are left for the
    * next one (listed in `deferred`), so one capture never holds every other change back
-   * for long. At least one file is always read. Small files are read first.
+   * for long. Files are read smallest first; at least one file is always read.
    */
   readBudget?: number;
-  /** absolute paths read before every other file (the live tap passes what it deferred last time) */
-  readFirst?: ReadonlySet<string>;
+  /** absolute paths read whatever the budget (the live tap passes files it has deferred too often) */
+  mustRead?: ReadonlySet<string>;
 }
 
 export interface IngestResult {
@@ -155,15 +155,13 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     }
 
     // Then every new or changed entry: directories and links in scan order (parents before
-    // children), then files: those asked for first, then the smallest (with a read budget,
-    // many small changes are not held back behind one large file).
+    // children), then files, smallest first (with a read budget, many small changes are
+    // not held back behind one large file).
     const linkFirst = new Map<bigint, { rel: Buffer; extents: Extent[] }>();
     const deferred: string[] = [];
-    const readFirst = opts.readFirst;
-    const rank = (e: (typeof scan.entries)[number]): number => (readFirst?.has(absPath(root, e.rel).toString()) ? -1 : Number(e.st.size));
     const ordered = [
       ...scan.entries.filter((e) => e.kind !== EntryKind.file),
-      ...scan.entries.filter((e) => e.kind === EntryKind.file).sort((a, b) => rank(a) - rank(b)),
+      ...scan.entries.filter((e) => e.kind === EntryKind.file).sort((a, b) => Number(a.st.size - b.st.size)),
     ];
     for (const e of ordered) {
       const h = vault.index.headAt(gid, e.rel)?.entry;
@@ -190,7 +188,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
         if (h && sameFile(h, e.st) && h.link === null) {
           extents = h.extents;
         } else {
-          if (opts.readBudget !== undefined && bytesRead > 0 && bytesRead + Number(e.st.size) > opts.readBudget) {
+          if (opts.readBudget !== undefined && bytesRead > 0 && bytesRead + Number(e.st.size) > opts.readBudget && !opts.mustRead?.has(abs.toString())) {
             deferred.push(abs.toString());
             continue;
           }
