@@ -11,6 +11,9 @@ import { registerTimeline } from './commands/timeline.js';
 import { registerMaintenance } from './commands/maintenance.js';
 import { registerStatus } from './commands/status.js';
 import { registerPrune } from './commands/prune.js';
+import { registerPki } from './commands/pki.js';
+import { registerHub } from './commands/hub.js';
+import { registerVaultServe } from './commands/vault-serve.js';
 
 export function buildProgram(): Command {
   const program = new Command('tidemark')
@@ -25,6 +28,9 @@ export function buildProgram(): Command {
   registerMaintenance(program);
   registerStatus(program);
   registerPrune(program);
+  registerPki(program);
+  registerHub(program);
+  registerVaultServe(program);
   return program;
 }
 

@@ -19,6 +19,9 @@ export const ERROR_CODES = {
   TM_DISK_FULL: 9,
   TM_IO: 10,
   TM_FORMAT: 6,
+  TM_AUTH: 11,
+  TM_PROTOCOL: 12,
+  TM_UNREACHABLE: 13,
   TM_INTERNAL: 70,
 } as const;
 

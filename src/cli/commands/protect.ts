@@ -11,6 +11,7 @@ import { warnGeneratedPassphrase } from './init.js';
 import { runLiveProtect } from '../../embedded/live-protect.js';
 import { loadIgnoreRules } from '../../tap/file/ignore-rules.js';
 import { nowMs } from '../../common/clock.js';
+import { withShipper } from '../../tap/shipper/start-shipper.js';
 
 const GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -24,7 +25,7 @@ export function defaultGroup(dir: string): string {
   return base || 'root';
 }
 
-interface ProtectOptions extends GlobalOptions { group?: string; once?: boolean; exclude?: string[] }
+interface ProtectOptions extends GlobalOptions { group?: string; once?: boolean; exclude?: string[]; hub?: string }
 
 /** Open the vault for writing, creating it first when this is the embedded default's first run. */
 export function openOrCreateForWrite(o: GlobalOptions, command: string): Vault {
@@ -53,6 +54,7 @@ export function registerProtect(program: Command): void {
     .option('--group <name>', 'group to record into (default: the directory\'s name)')
     .option('--once', 'record the current state and exit')
     .option('--exclude <pattern...>', 'leave out paths matching these gitignore-style patterns (also read from DIR/.tidemarkignore)')
+    .option('--hub <url>', 'also stream every change to this hub (tls://HOST:PORT; TLS identity from $TIDEMARK_TLS_DIR)')
     .action(async (dir: string, o: ProtectOptions) => {
       const source = resolve(dir);
       let st;
@@ -62,7 +64,7 @@ export function registerProtect(program: Command): void {
       const vault = openOrCreateForWrite(o, `protect ${source}`);
       try {
         if (!o.once) {
-          await runLiveProtect(vault, { source, group, json: o.json === true, exclude: o.exclude });
+          await withShipper(o.hub, vault, { group, json: o.json === true }, () => runLiveProtect(vault, { source, group, json: o.json === true, exclude: o.exclude }));
           return;
         }
         const line = progressLine(o);

@@ -1,0 +1,202 @@
+/**
+ * The hub's disk spool: every commit it acknowledged to a tap, with the sealed chunks the
+ * hub did not already hold, until every target has acknowledged it. The hub has no key: it
+ * stores and forwards sealed bytes and the ids the tap listed, never plaintext.
+ *
+ *   STATE/spool/GROUP/<last seq, 16 digits>-<commit id, 16 hex>.seg   one per commit
+ *   STATE/spool/GROUP/floor.json   {floor}: every seq <= floor reached every target (GC'd)
+ *
+ * A segment: "TMSG" | version u8 (=1) | offer JSON (u32 len + UTF-8) | blobs payload as on
+ * the wire (docs/FORMAT.md, "Wire protocol"), the commit blob last. It is written with the
+ * durable-write helper before the commit is acknowledged; blob offsets are indexed in
+ * memory (rebuilt by scanning segments at start) and read back on demand.
+ */
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import { ByteReader, ByteWriter } from '../common/byte-io.js';
+import { TidemarkError } from '../common/errors.js';
+import { writeFileDurable, fsyncDir } from '../common/durable-file.js';
+import { OfferSchema, encodeBlobs, type Offer, type WireBlob } from '../wire/messages.js';
+import type { CommitSink, CommitSource } from '../replication/commit-stream.js';
+
+const MAGIC = Buffer.from('TMSG');
+
+interface Segment { file: string; offer: Offer; size: number }
+interface BlobLoc { file: string; type: number; flags: number; rawLength: number; offset: number; length: number }
+
+export class HubSpool implements CommitSink, CommitSource {
+  private readonly groups = new Map<string, { segs: Segment[]; floor: number }>();
+  private readonly blobs = new Map<string, BlobLoc>();
+  bytes = 0;
+  /** called after a commit became durable here */
+  onStored: (group: string, offer: Offer) => void = () => undefined;
+
+  constructor(readonly dir: string) {
+    mkdirSync(dir, { recursive: true });
+    for (const g of readdirSync(dir)) this.load(g);
+  }
+
+  private group(g: string): { segs: Segment[]; floor: number } {
+    let s = this.groups.get(g);
+    if (!s) { s = { segs: [], floor: 0 }; this.groups.set(g, s); }
+    return s;
+  }
+
+  private load(g: string): void {
+    const gdir = join(this.dir, g);
+    const s = this.group(g);
+    try { s.floor = (JSON.parse(readFileSync(join(gdir, 'floor.json'), 'utf8')) as { floor: number }).floor; } catch { s.floor = 0; }
+    for (const f of readdirSync(gdir).filter((n) => n.endsWith('.seg')).sort()) this.indexSegment(g, join(gdir, f), readFileSync(join(gdir, f)));
+  }
+
+  private indexSegment(g: string, file: string, data: Buffer): void {
+    const r = new ByteReader(data, `spool segment ${file}`);
+    if (!r.bytes(4).equals(MAGIC) || r.u8() !== 1) throw new TidemarkError('TM_CORRUPT', `${file} is not a spool segment`);
+    const offer = OfferSchema.parse(JSON.parse(r.lbytes().toString('utf8')));
+    const count = r.u32();
+    for (let i = 0; i < count; i++) {
+      const type = r.u8(), flags = r.u8(), id = r.bytes(32), rawLength = r.u32(), length = r.u32();
+      const offset = r.offset;
+      r.bytes(length);
+      this.blobs.set(id.toString('hex'), { file, type, flags, rawLength, offset, length });
+    }
+    const segs = this.group(g).segs;
+    segs.push({ file, offer, size: data.length });
+    segs.sort((a, b) => a.offer.lastSeq - b.offer.lastSeq);
+    this.bytes += data.length;
+  }
+
+  // ---- CommitSink (from taps) --------------------------------------------------------------
+
+  /** Every seq up to this is here or reached every target. */
+  durableSeq(group: string): number {
+    const s = this.groups.get(group);
+    if (!s) return 0;
+    let seq = s.floor;
+    for (const seg of s.segs) {
+      if (seg.offer.lastSeq <= seq) continue;
+      if (seg.offer.firstSeq > seq + 1) break;
+      seq = seg.offer.lastSeq;
+    }
+    return seq;
+  }
+
+  missing(ids: readonly Buffer[]): Buffer[] {
+    return ids.filter((id) => !this.blobs.has(id.toString('hex')));
+  }
+
+  apply(group: string, offer: Offer, blobs: readonly WireBlob[]): void {
+    const sent = new Set(blobs.map((b) => b.id.toString('hex')));
+    const gone = offer.chunks.find((id) => !sent.has(id) && !this.blobs.has(id));
+    if (gone) {
+      // Collected between our `need` and these blobs: the tap resends the commit with it.
+      throw new TidemarkError('TM_PROTOCOL', `chunk ${gone.slice(0, 16)} left the spool while commit seq:${offer.lastSeq} was received; resend it`, { retryable: true });
+    }
+    const w = new ByteWriter(1024);
+    w.bytes(MAGIC).u8(1).lbytes(Buffer.from(JSON.stringify(offer)));
+    const data = Buffer.concat([Buffer.from(w.view()), encodeBlobs(blobs)]);
+    const file = join(this.dir, group, `${String(offer.lastSeq).padStart(16, '0')}-${offer.commit.slice(0, 16)}.seg`);
+    writeFileDurable(file, data);
+    this.indexSegment(group, file, data);
+    this.onStored(group, offer);
+  }
+
+  // ---- CommitSource (to vaults) ------------------------------------------------------------
+
+  next(group: string, afterSeq: number): Offer | undefined {
+    const s = this.groups.get(group);
+    const seg = s?.segs.find((x) => x.offer.lastSeq > afterSeq);
+    return seg && seg.offer.firstSeq <= afterSeq + 1 ? seg.offer : undefined;
+  }
+
+  /** True when a target at `afterSeq` needs a commit the spool no longer (or never) held. */
+  hasGap(group: string, afterSeq: number): boolean {
+    const s = this.groups.get(group);
+    if (!s || afterSeq >= this.durableSeq(group)) return false;
+    return this.next(group, afterSeq) === undefined;
+  }
+
+  lastSeq(group: string): number {
+    return this.durableSeq(group);
+  }
+
+  readBlob(id: Buffer): WireBlob {
+    const loc = this.blobs.get(id.toString('hex'));
+    if (!loc) throw new TidemarkError('TM_INTERNAL', `blob ${id.toString('hex').slice(0, 16)} is not in the hub's spool`);
+    const sealed = Buffer.allocUnsafe(loc.length);
+    const fd = openSync(loc.file, 'r');
+    try {
+      let got = 0;
+      while (got < loc.length) {
+        const n = readSync(fd, sealed, got, loc.length - got, loc.offset + got);
+        if (n === 0) throw new TidemarkError('TM_CORRUPT', `spool segment ${loc.file} is truncated`);
+        got += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return { type: loc.type, flags: loc.flags, id, rawLength: loc.rawLength, sealed };
+  }
+
+  /** Spool bytes and commits of a group after `afterSeq` (a target's backlog). */
+  backlog(group: string, afterSeq: number): { commits: number; bytes: number; oldestTime: number | null } {
+    let commits = 0, bytes = 0, oldest: number | null = null;
+    for (const seg of this.groups.get(group)?.segs ?? []) {
+      if (seg.offer.lastSeq <= afterSeq) continue;
+      commits++;
+      bytes += seg.size;
+      oldest = oldest === null ? seg.offer.time : Math.min(oldest, seg.offer.time);
+    }
+    return { commits, bytes, oldestTime: oldest };
+  }
+
+  groupNames(): string[] {
+    return [...this.groups.keys()].sort();
+  }
+
+  /**
+   * Forget commits every target acknowledged (`upTo`): raise the floor, durably, then
+   * delete their segments — except a segment holding a chunk a later commit still needs.
+   * With `force`, the floor is raised even past commits a lagging target lacks (spool
+   * overflow): that target is then resynchronised from the tap (see hasGap).
+   */
+  collect(group: string, upTo: number): number {
+    const s = this.groups.get(group);
+    if (!s || upTo <= s.floor) return 0;
+    s.floor = upTo;
+    writeFileDurable(join(this.dir, group, 'floor.json'), Buffer.from(JSON.stringify({ floor: upTo })));
+    const keep = s.segs.filter((x) => x.offer.lastSeq > upTo);
+    const needed = new Set(keep.flatMap((x) => x.offer.chunks));
+    let freed = 0;
+    const remaining: Segment[] = [];
+    for (const seg of s.segs) {
+      if (seg.offer.lastSeq > upTo || this.segmentChunks(seg).some((id) => needed.has(id))) { remaining.push(seg); continue; }
+      for (const id of this.segmentChunks(seg)) this.blobs.delete(id);
+      this.blobs.delete(seg.offer.commit);
+      try { unlinkSync(seg.file); } catch { /* already gone */ }
+      this.bytes -= seg.size;
+      freed += seg.size;
+    }
+    s.segs = remaining;
+    fsyncDir(join(this.dir, group));
+    return freed;
+  }
+
+  private segmentChunks(seg: Segment): string[] {
+    return seg.offer.chunks.filter((id) => this.blobs.get(id)?.file === seg.file);
+  }
+
+  /** The group's floor (see collect). */
+  floor(group: string): number {
+    return this.groups.get(group)?.floor ?? 0;
+  }
+
+  /** Lower the floor so the tap resends from `seq` + 1 (a target needs commits the spool dropped). */
+  lowerFloor(group: string, seq: number): void {
+    const s = this.group(group);
+    if (seq >= s.floor) return;
+    s.floor = seq;
+    mkdirSync(join(this.dir, group), { recursive: true });
+    writeFileDurable(join(this.dir, group, 'floor.json'), Buffer.from(JSON.stringify({ floor: seq })));
+  }
+}

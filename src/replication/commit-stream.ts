@@ -1,0 +1,34 @@
+/**
+ * The two interfaces a replication stream runs between. Each leg of tap → hub → vault is
+ * a CommitSource on the sending side and a CommitSink on the receiving side; the protocol
+ * (stream-sender.ts, stream-receiver.ts) knows nothing else about either.
+ *
+ * Implementations: the tap's local vault (vault-commit-source.ts) is a source; the hub's
+ * disk spool (hub/hub-spool.ts) is both; a remote vault (vault-commit-sink.ts) is a sink.
+ */
+import type { Offer, WireBlob } from '../wire/messages.js';
+
+export interface CommitSource {
+  /**
+   * The group's next commit to send after `afterSeq` (the receiver's durable seq), or
+   * undefined when there is none yet. It MUST be the commit that continues `afterSeq`
+   * (first seq = afterSeq + 1), or one that replaces the journal through its last seq.
+   */
+  next(group: string, afterSeq: number): Offer | undefined;
+  /** A stored sealed blob (a chunk the receiver asked for, or a commit) by id. */
+  readBlob(id: Buffer): WireBlob;
+  /** The group's newest seq the source holds (for lag and backlog figures). */
+  lastSeq(group: string): number;
+}
+
+export interface CommitSink {
+  /** The group's last seq this sink holds durably (0: nothing yet); a sender resumes after it. */
+  durableSeq(group: string): number;
+  /** Of `ids`, those the sink does not hold (so the sender must send them). */
+  missing(ids: readonly Buffer[]): Buffer[];
+  /**
+   * Store the blobs (needed chunks, then the commit itself, last) and apply the commit.
+   * MUST resolve only once all of it is durable: the caller acknowledges right after.
+   */
+  apply(group: string, offer: Offer, blobs: readonly WireBlob[]): Promise<void> | void;
+}

@@ -1,0 +1,72 @@
+/**
+ * The receiving side of one replication session (one group per connection): says where
+ * the sender should resume, answers each offer with the chunks it lacks, stores what it
+ * gets through its CommitSink and acknowledges a commit only after the sink made it durable.
+ */
+import { TidemarkError } from '../common/errors.js';
+import { FrameType } from '../wire/frame-codec.js';
+import type { FramedConnection } from '../wire/framed-connection.js';
+import { HelloSchema, OfferSchema, decodeBlobs, parseJson, type Offer } from '../wire/messages.js';
+import type { CommitSink } from './commit-stream.js';
+
+export interface ReceiverHooks {
+  /** the group of the session is known (a hub uses it to push `protected` frames) */
+  onHello?: (group: string, conn: FramedConnection) => void;
+  /** a commit was acknowledged */
+  onAck?: (group: string, offer: Offer, wireBytes: number) => void;
+  log: (line: string) => void;
+}
+
+/** How long a sender may stay silent before the session is dropped (it sends offers or closes). */
+const IDLE_MS = 10 * 60_000;
+
+/** Serve one session until the peer closes; every error closes it with an error frame. */
+export async function serveStream(conn: FramedConnection, sink: CommitSink, peer: string, hooks: ReceiverHooks): Promise<void> {
+  let group = '?';
+  try {
+    const hello = parseJson(await conn.expect(FrameType.hello, 30_000), HelloSchema, 'hello');
+    group = hello.group;
+    const durable = sink.durableSeq(group);
+    await conn.send(FrameType.state, { group, durableSeq: durable });
+    hooks.log(`peer ${peer} streams group "${group}", resuming after seq:${durable}`);
+    hooks.onHello?.(group, conn);
+    for (;;) {
+      let f;
+      try {
+        f = await conn.expect(FrameType.offer, IDLE_MS);
+      } catch (err) {
+        if (err instanceof TidemarkError && err.code === 'TM_UNREACHABLE') return; // the sender went away
+        throw err;
+      }
+      const offer = parseJson(f, OfferSchema, 'offer');
+      let wire = f.wireBytes;
+      const have = sink.durableSeq(group);
+      if (offer.lastSeq <= have) {
+        // Already durable here (a resend after a lost ack): acknowledge without data.
+        await conn.send(FrameType.ack, { group, seq: offer.lastSeq });
+        continue;
+      }
+      if (offer.firstSeq > have + 1 || offer.lastSeq < offer.firstSeq) {
+        throw new TidemarkError('TM_PROTOCOL', `group "${group}": offer seq:${offer.firstSeq}..${offer.lastSeq} does not continue seq:${have}`);
+      }
+      const need = sink.missing(offer.chunks.map((h) => Buffer.from(h, 'hex')));
+      await conn.send(FrameType.need, { commit: offer.commit, ids: need.map((b) => b.toString('hex')) });
+      const bf = await conn.expect(FrameType.blobs, 5 * 60_000);
+      wire += bf.wireBytes;
+      const blobs = decodeBlobs(bf.payload);
+      const last = blobs[blobs.length - 1];
+      if (!last || last.type !== 1 || last.id.toString('hex') !== offer.commit) throw new TidemarkError('TM_PROTOCOL', `group "${group}": blobs frame does not end with commit ${offer.commit.slice(0, 16)}`);
+      const wanted = new Set(need.map((b) => b.toString('hex')));
+      for (const b of blobs.slice(0, -1)) {
+        if (!wanted.delete(b.id.toString('hex'))) throw new TidemarkError('TM_PROTOCOL', `group "${group}": peer sent chunk ${b.id.toString('hex').slice(0, 16)} that was not asked for`);
+      }
+      if (wanted.size > 0) throw new TidemarkError('TM_PROTOCOL', `group "${group}": peer left out ${wanted.size} chunk(s) that were asked for`);
+      await sink.apply(group, offer, blobs);
+      await conn.send(FrameType.ack, { group, seq: offer.lastSeq });
+      hooks.onAck?.(group, offer, wire);
+    }
+  } catch (err) {
+    hooks.log(`session with ${peer} (group "${group}") ended: ${(err as Error).message}`);
+    await conn.closeWithError(err);
+  }
+}
