@@ -74,8 +74,8 @@ export function createMtlsServer(id: TlsIdentity, o: MtlsServerOptions): tls.Ser
       o.onPeer(socket, peerName(socket));
       return;
     }
-    const err = socket.authorizationError;
-    const reason = err ? `certificate not signed by this deployment's CA (${String(err)})` : 'no client certificate';
+    const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
+    const reason = presented ? `certificate not signed by this deployment's CA (${String(socket.authorizationError)})` : 'no client certificate';
     if (o.onUnauthenticated?.(socket, reason)) return;
     o.log(`refused unauthenticated peer ${who}: ${reason}`);
     socket.destroy();
