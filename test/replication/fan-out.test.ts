@@ -83,12 +83,12 @@ describe('tap → hub → sync and async vaults', () => {
     await hub.d.waitLog(/ALERT: sync target a unreachable for over 2000 ms: group "g" degraded to async/, 10_000, from);
     const seqDegraded = await waitCaptured(tap, tapLastSeq(tap), 5000);
     await waitProtected(tap, seqDegraded, 10_000);
-    let s = await waitStatus(hub.metricsPort, (x) => target(x, G, 'a').degraded, 5000, 'a degraded');
+    const s = await waitStatus(hub.metricsPort, (x) => target(x, G, 'a').degraded, 5000, 'a degraded');
     assert.equal(target(s, G, 'a').connected, false);
     a = await dep.serveVault(va, 'va', a.port);
     w.stop();
     await hub.d.waitLog(/sync target a caught up with group "g" at seq:\d+: synchronous again/, 30_000, from);
-    s = await waitStatus(hub.metricsPort, (x) => !target(x, G, 'a').degraded && target(x, G, 'a').ackedSeq >= tapLastSeq(tap), 30_000, 'a synchronous and current');
+    await waitStatus(hub.metricsPort, (x) => !target(x, G, 'a').degraded && target(x, G, 'a').ackedSeq >= tapLastSeq(tap), 30_000, 'a synchronous and current');
     await waitProtected(tap, tapLastSeq(tap), 10_000);
     await assertReplicaOf(dep, va, G, tapLastSeq(tap), [seqDegraded], 'sync vault a after its outage');
   });
