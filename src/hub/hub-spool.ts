@@ -6,18 +6,19 @@
  *   STATE/spool/GROUP/<last seq, 16 digits>-<commit id, 16 hex>.seg   one per commit
  *   STATE/spool/GROUP/floor.json   {floor}: every seq <= floor reached every target (GC'd)
  *
- * A segment: "TMSG" | version u8 (=1) | offer JSON (u32 len + UTF-8) | blobs payload as on
- * the wire (docs/FORMAT.md, "Wire protocol"), the commit blob last. It is written with the
- * durable-write helper before the commit is acknowledged; blob offsets are indexed in
+ * A segment: "TMSG" | version u8 (=1) | offer JSON (u32 len + UTF-8) | blobs to the end of the
+ * file, each type u8 | flags u8 | id (32) | raw length u32 | sealed (u32 len + bytes), the commit
+ * blob last. It is durable (fsync, rename, fsync dir) before the commit is acknowledged; blob offsets are indexed in
  * memory (rebuilt by scanning segments at start) and read back on demand.
  */
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ByteReader, ByteWriter } from '../common/byte-io.js';
-import { TidemarkError } from '../common/errors.js';
+import { TidemarkError, wrapIo } from '../common/errors.js';
 import { writeFileDurable, fsyncDir } from '../common/durable-file.js';
-import { OfferSchema, encodeBlobs, type Offer, type WireBlob } from '../wire/messages.js';
-import type { CommitSink, CommitSource } from '../replication/commit-stream.js';
+import { OfferSchema, type Offer, type WireBlob } from '../wire/messages.js';
+import type { CommitSink, CommitSource, CommitWriter } from '../replication/commit-stream.js';
 
 const MAGIC = Buffer.from('TMSG');
 
@@ -46,24 +47,32 @@ export class HubSpool implements CommitSink, CommitSource {
     const gdir = join(this.dir, g);
     const s = this.group(g);
     try { s.floor = (JSON.parse(readFileSync(join(gdir, 'floor.json'), 'utf8')) as { floor: number }).floor; } catch { s.floor = 0; }
-    for (const f of readdirSync(gdir).filter((n) => n.endsWith('.seg')).sort()) this.indexSegment(g, join(gdir, f), readFileSync(join(gdir, f)));
+    for (const f of readdirSync(gdir).filter((n) => n.endsWith('.seg')).sort()) {
+      // A temporary segment is a commit that was never acknowledged: the tap resends it.
+      if (f.startsWith('.tmp-')) { unlinkSync(join(gdir, f)); continue; }
+      this.indexSegment(g, join(gdir, f), readFileSync(join(gdir, f)));
+    }
   }
 
   private indexSegment(g: string, file: string, data: Buffer): void {
     const r = new ByteReader(data, `spool segment ${file}`);
     if (!r.bytes(4).equals(MAGIC) || r.u8() !== 1) throw new TidemarkError('TM_CORRUPT', `${file} is not a spool segment`);
     const offer = OfferSchema.parse(JSON.parse(r.lbytes().toString('utf8')));
-    const count = r.u32();
-    for (let i = 0; i < count; i++) {
+    const locs: [string, Omit<BlobLoc, 'file'>][] = [];
+    while (r.remaining > 0) {
       const type = r.u8(), flags = r.u8(), id = r.bytes(32), rawLength = r.u32(), length = r.u32();
-      const offset = r.offset;
+      locs.push([id.toString('hex'), { type, flags, rawLength, offset: r.offset, length }]);
       r.bytes(length);
-      this.blobs.set(id.toString('hex'), { file, type, flags, rawLength, offset, length });
     }
+    this.addSegment(g, { file, offer, size: data.length }, locs);
+  }
+
+  private addSegment(g: string, seg: Segment, locs: readonly [string, Omit<BlobLoc, 'file'>][]): void {
+    for (const [id, loc] of locs) this.blobs.set(id, { file: seg.file, ...loc });
     const segs = this.group(g).segs;
-    segs.push({ file, offer, size: data.length });
+    segs.push(seg);
     segs.sort((a, b) => a.offer.lastSeq - b.offer.lastSeq);
-    this.bytes += data.length;
+    this.bytes += seg.size;
   }
 
   // ---- CommitSink (from taps) --------------------------------------------------------------
@@ -85,20 +94,66 @@ export class HubSpool implements CommitSink, CommitSource {
     return ids.filter((id) => !this.blobs.has(id.toString('hex')));
   }
 
-  apply(group: string, offer: Offer, blobs: readonly WireBlob[]): void {
-    const sent = new Set(blobs.map((b) => b.id.toString('hex')));
-    const gone = offer.chunks.find((id) => !sent.has(id) && !this.blobs.has(id));
-    if (gone) {
-      // Collected between our `need` and these blobs: the tap resends the commit with it.
-      throw new TidemarkError('TM_PROTOCOL', `chunk ${gone.slice(0, 16)} left the spool while commit seq:${offer.lastSeq} was received; resend it`, { retryable: true });
-    }
-    const w = new ByteWriter(1024);
-    w.bytes(MAGIC).u8(1).lbytes(Buffer.from(JSON.stringify(offer)));
-    const data = Buffer.concat([Buffer.from(w.view()), encodeBlobs(blobs)]);
-    const file = join(this.dir, group, `${String(offer.lastSeq).padStart(16, '0')}-${offer.commit.slice(0, 16)}.seg`);
-    writeFileDurable(file, data);
-    this.indexSegment(group, file, data);
-    this.onStored(group, offer);
+  /**
+   * Receive a commit into a temporary segment, chunk batches appended as they come; on
+   * `finish` the commit blob is appended, the file fsynced, renamed to its final name and
+   * the directory fsynced (the steps of writeFileDurable, spread over the stream).
+   */
+  begin(group: string, offer: Offer): CommitWriter {
+    const gdir = join(this.dir, group);
+    mkdirSync(gdir, { recursive: true });
+    const final = join(gdir, `${String(offer.lastSeq).padStart(16, '0')}-${offer.commit.slice(0, 16)}.seg`);
+    const tmp = join(gdir, `.tmp-${randomBytes(6).toString('hex')}.seg`);
+    const fd = openSync(tmp, 'wx', 0o600);
+    let closed = false;
+    const sent = new Set<string>();
+    let pos = 0;
+    const locs: [string, Omit<BlobLoc, 'file'>][] = [];
+    const write = (b: Buffer): void => { let off = 0; while (off < b.length) off += writeSync(fd, b, off); pos += b.length; };
+    const hw = new ByteWriter(1024);
+    hw.bytes(MAGIC).u8(1).lbytes(Buffer.from(JSON.stringify(offer)));
+    write(Buffer.from(hw.view()));
+    const append = (blobs: readonly WireBlob[]): void => {
+      for (const b of blobs) {
+        sent.add(b.id.toString('hex'));
+        const w = new ByteWriter(46);
+        w.u8(b.type).u8(b.flags).bytes(b.id).u32(b.rawLength).u32(b.sealed.length);
+        write(Buffer.from(w.view()));
+        locs.push([b.id.toString('hex'), { type: b.type, flags: b.flags, rawLength: b.rawLength, offset: pos, length: b.sealed.length }]);
+        write(b.sealed);
+      }
+    };
+    const abort = (): void => {
+      if (closed) return;
+      closed = true;
+      closeSync(fd);
+      try { unlinkSync(tmp); } catch { /* never mind: a leftover temp file is removed at the next start */ }
+    };
+    return {
+      add: append,
+      abort,
+      finish: (commit) => {
+        const gone = offer.chunks.find((id) => !sent.has(id) && !this.blobs.has(id));
+        if (gone) {
+          abort();
+          // Collected between our `need` and these blobs: the tap resends the commit with it.
+          throw new TidemarkError('TM_PROTOCOL', `chunk ${gone.slice(0, 16)} left the spool while commit seq:${offer.lastSeq} was received; resend it`, { retryable: true });
+        }
+        append([commit]);
+        try {
+          fsyncSync(fd);
+          closeSync(fd);
+          closed = true;
+          renameSync(tmp, final);
+          fsyncDir(gdir);
+        } catch (err) {
+          abort();
+          throw wrapIo(err, `Cannot write the spool segment ${final}`);
+        }
+        this.addSegment(group, { file: final, offer, size: pos }, locs);
+        this.onStored(group, offer);
+      },
+    };
   }
 
   // ---- CommitSource (to vaults) ------------------------------------------------------------

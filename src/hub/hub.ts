@@ -17,7 +17,7 @@ import { TidemarkError } from '../common/errors.js';
 import { createMtlsServer, type TlsIdentity } from '../pki/tls-identity.js';
 import { FrameType } from '../wire/frame-codec.js';
 import { FramedConnection } from '../wire/framed-connection.js';
-import type { Offer, WireBlob } from '../wire/messages.js';
+import type { Offer } from '../wire/messages.js';
 import type { CommitSink } from '../replication/commit-stream.js';
 import { serveStream } from '../replication/stream-receiver.js';
 import { HubSpool } from './hub-spool.js';
@@ -102,8 +102,9 @@ export class Hub {
     return {
       durableSeq: (g) => this.spool.durableSeq(g),
       missing: (ids) => this.spool.missing(ids),
-      apply: async (group: string, offer: Offer, blobs: readonly WireBlob[]) => {
-        const size = blobs.reduce((a, b) => a + b.sealed.length + 42, 0);
+      begin: async (group: string, offer: Offer) => {
+        // The commit's raw size bounds its sealed size closely enough to make room first.
+        const size = offer.rawBytes + 4096;
         for (let warned = false; this.spool.bytes + size > this.o.spoolMax && this.spool.bytes > 0;) {
           this.evict();
           if (this.spool.bytes + size <= this.o.spoolMax) break;
@@ -111,7 +112,7 @@ export class Hub {
           warned = true;
           await new Promise((r) => setTimeout(r, 200));
         }
-        this.spool.apply(group, offer, blobs);
+        return this.spool.begin(group, offer);
       },
     };
   }

@@ -27,8 +27,18 @@ export interface CommitSink {
   /** Of `ids`, those the sink does not hold (so the sender must send them). */
   missing(ids: readonly Buffer[]): Buffer[];
   /**
-   * Store the blobs (needed chunks, then the commit itself, last) and apply the commit.
-   * MUST resolve only once all of it is durable: the caller acknowledges right after.
+   * Start receiving a commit: its needed chunks come through `add` in batches (memory stays
+   * bounded by one batch, whatever the commit's size), then the commit blob through `finish`.
    */
-  apply(group: string, offer: Offer, blobs: readonly WireBlob[]): Promise<void> | void;
+  begin(group: string, offer: Offer): Promise<CommitWriter> | CommitWriter;
+}
+
+/** One commit being received. */
+export interface CommitWriter {
+  /** Store a batch of chunks the sink asked for (sealed, as sent). */
+  add(chunks: readonly WireBlob[]): void;
+  /** Store the commit blob and apply the commit; MUST return only once all of it is durable. */
+  finish(commit: WireBlob): void;
+  /** The session ended before `finish`: forget what is not durable. */
+  abort(): void;
 }

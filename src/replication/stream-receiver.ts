@@ -51,17 +51,31 @@ export async function serveStream(conn: FramedConnection, sink: CommitSink, peer
       }
       const need = sink.missing(offer.chunks.map((h) => Buffer.from(h, 'hex')));
       await conn.send(FrameType.need, { commit: offer.commit, ids: need.map((b) => b.toString('hex')) });
-      const bf = await conn.expect(FrameType.blobs, 5 * 60_000);
-      wire += bf.wireBytes;
-      const blobs = decodeBlobs(bf.payload);
-      const last = blobs[blobs.length - 1];
-      if (!last || last.type !== 1 || last.id.toString('hex') !== offer.commit) throw new TidemarkError('TM_PROTOCOL', `group "${group}": blobs frame does not end with commit ${offer.commit.slice(0, 16)}`);
       const wanted = new Set(need.map((b) => b.toString('hex')));
-      for (const b of blobs.slice(0, -1)) {
-        if (!wanted.delete(b.id.toString('hex'))) throw new TidemarkError('TM_PROTOCOL', `group "${group}": peer sent chunk ${b.id.toString('hex').slice(0, 16)} that was not asked for`);
+      const writer = await sink.begin(group, offer);
+      try {
+        // Batches of chunks, the last one ending with the commit blob.
+        for (;;) {
+          const bf = await conn.expect(FrameType.blobs, 5 * 60_000);
+          wire += bf.wireBytes;
+          const blobs = decodeBlobs(bf.payload);
+          const last = blobs[blobs.length - 1];
+          const commit = last?.type === 1 ? last : undefined;
+          const chunks = commit ? blobs.slice(0, -1) : blobs;
+          for (const b of chunks) {
+            if (b.type !== 0 || !wanted.delete(b.id.toString('hex'))) throw new TidemarkError('TM_PROTOCOL', `group "${group}": peer sent blob ${b.id.toString('hex').slice(0, 16)} that was not asked for`);
+          }
+          writer.add(chunks);
+          if (!commit) continue;
+          if (commit.id.toString('hex') !== offer.commit) throw new TidemarkError('TM_PROTOCOL', `group "${group}": commit ${commit.id.toString('hex').slice(0, 16)} sent for offer ${offer.commit.slice(0, 16)}`);
+          if (wanted.size > 0) throw new TidemarkError('TM_PROTOCOL', `group "${group}": peer left out ${wanted.size} chunk(s) that were asked for`);
+          writer.finish(commit);
+          break;
+        }
+      } catch (err) {
+        writer.abort();
+        throw err;
       }
-      if (wanted.size > 0) throw new TidemarkError('TM_PROTOCOL', `group "${group}": peer left out ${wanted.size} chunk(s) that were asked for`);
-      await sink.apply(group, offer, blobs);
       await conn.send(FrameType.ack, { group, seq: offer.lastSeq });
       hooks.onAck?.(group, offer, wire);
     }

@@ -28,6 +28,9 @@ export interface SenderOptions {
   onProtected?: (seq: number) => void;
 }
 
+/** Blobs per `blobs` frame: small enough to shape smoothly and bound memory, large enough to be cheap. */
+const BATCH_BYTES = 1 << 20;
+
 /** One group's stream to one receiver; `run` until `stop`. */
 export class StreamSender {
   connected = false;
@@ -143,10 +146,21 @@ export class StreamSender {
       if (reply.type === FrameType.need) {
         const need = parseJson(reply, NeedSchema, 'need');
         if (need.commit !== offer.commit) throw new TidemarkError('TM_PROTOCOL', `need for commit ${need.commit.slice(0, 16)} while ${offer.commit.slice(0, 16)} was offered`);
-        const blobs: WireBlob[] = need.ids.map((h) => this.o.source.readBlob(Buffer.from(h, 'hex')));
-        blobs.push(this.o.source.readBlob(Buffer.from(offer.commit, 'hex')));
-        for (const b of blobs) raw += b.rawLength;
-        await conn.send(FrameType.blobs, encodeBlobs(blobs), false);
+        // Batches of about BATCH_BYTES, read as they are sent: memory holds one batch.
+        let batch: WireBlob[] = [];
+        let size = 0;
+        const ids = [...need.ids, offer.commit];
+        for (let i = 0; i < ids.length; i++) {
+          const b = this.o.source.readBlob(Buffer.from(ids[i]!, 'hex'));
+          raw += b.rawLength;
+          batch.push(b);
+          size += b.sealed.length;
+          if (size >= BATCH_BYTES || i === ids.length - 1) {
+            await conn.send(FrameType.blobs, encodeBlobs(batch), false);
+            batch = [];
+            size = 0;
+          }
+        }
         reply = await this.recv(conn, FrameType.ack);
       }
       const ack = parseJson(reply, AckSchema, 'ack');

@@ -6,8 +6,7 @@
  * chunks it lacks cross the wire.
  */
 import type { Vault } from '../vault/vault.js';
-import type { Offer, WireBlob } from '../wire/messages.js';
-import type { CommitSink } from './commit-stream.js';
+import type { CommitSink, CommitWriter } from './commit-stream.js';
 
 export class VaultCommitSink implements CommitSink {
   constructor(private readonly vault: Vault) {}
@@ -21,7 +20,13 @@ export class VaultCommitSink implements CommitSink {
     return ids.filter((id) => !this.vault.hasBlob(id));
   }
 
-  apply(group: string, _offer: Offer, blobs: readonly WireBlob[]): void {
-    this.vault.storeReplicated(group, blobs);
+  begin(group: string): CommitWriter {
+    return {
+      add: (chunks) => { this.vault.storeReplicated(group, chunks); },
+      finish: (commit) => { this.vault.storeReplicated(group, [commit]); },
+      // Chunks already added stay in the vault's open pack: stored with the next pack,
+      // reused by the resent commit, or left unreferenced for prune.
+      abort: () => undefined,
+    };
   }
 }

@@ -489,22 +489,24 @@ export class Vault {
   }
 
   /**
-   * Store a commit received from a replication peer: `blobs` are the chunks this vault
-   * lacked, then the sealed commit itself. Every blob is opened and checked (AEAD, id)
-   * before it is kept; the commit must be of `group` and every chunk it references must be
-   * here. The chunks and the commit are made durable in a pack first; then one index
-   * transaction names that pack and applies the commit (a crash in between leaves a pack
-   * `syncIndex` applies on the next open). Returns the group's last seq afterwards.
+   * Store blobs received from a replication peer: chunks this vault lacked, and, last, the
+   * sealed commit that references them (chunks may come in earlier calls). Every blob is
+   * opened and checked (AEAD, id) before it is kept; the commit must be of `group` and
+   * every chunk it references must be here. The chunks and the commit are made durable in
+   * a pack first; then one index transaction names that pack and applies the commit (a
+   * crash in between leaves a pack `syncIndex` applies on the next open). Returns the
+   * group's last seq once a commit was applied, null for chunks alone.
    */
-  storeReplicated(group: string, blobs: readonly { type: number; flags: number; id: Buffer; rawLength: number; sealed: Buffer }[]): number {
+  storeReplicated(group: string, blobs: readonly { type: number; flags: number; id: Buffer; rawLength: number; sealed: Buffer }[]): number | null {
     const w = this.requireWriter();
     const last = blobs[blobs.length - 1];
-    if (!last || last.type !== BlobType.commit) throw new TidemarkError('TM_PROTOCOL', 'a replicated commit must end with its commit blob');
-    for (const b of blobs.slice(0, -1)) {
+    const chunks = last?.type === BlobType.commit ? blobs.slice(0, -1) : blobs;
+    for (const b of chunks) {
       if (b.type !== BlobType.data) throw new TidemarkError('TM_PROTOCOL', 'a replicated commit carries one commit blob, last');
       this.sealer.open(b.id, b.sealed, b.flags, b.rawLength, `received chunk ${b.id.toString('hex').slice(0, 16)}`);
       if (!this.hasBlob(b.id)) this.addSealed(b.type, b.id, b.sealed, b.flags, b.rawLength);
     }
+    if (!last || last.type !== BlobType.commit) return null;
     const what = `received commit ${last.id.toString('hex').slice(0, 16)}`;
     const c = decodeCommit(this.sealer.open(last.id, last.sealed, last.flags, last.rawLength, what), what);
     if (c.group !== group) throw new TidemarkError('TM_PROTOCOL', `${what} is of group "${c.group}", not "${group}"`);
