@@ -237,6 +237,25 @@ export class HubSpool implements CommitSink, CommitSource {
     return freed;
   }
 
+  /**
+   * Drop the segments after a gap (seq > durableSeq): they cannot be forwarded before the
+   * gap is filled, and the tap resends them after it, so under spool pressure they go first.
+   */
+  dropAfterGap(group: string): number {
+    const s = this.groups.get(group);
+    if (!s) return 0;
+    const durable = this.durableSeq(group);
+    let freed = 0;
+    for (const seg of s.segs.filter((x) => x.offer.lastSeq > durable)) {
+      for (const id of [...this.segmentChunks(seg), seg.offer.commit]) if (this.blobs.get(id)?.file === seg.file) this.blobs.delete(id);
+      try { unlinkSync(seg.file); } catch { /* already gone */ }
+      this.bytes -= seg.size;
+      freed += seg.size;
+    }
+    s.segs = s.segs.filter((x) => x.offer.lastSeq <= durable);
+    return freed;
+  }
+
   private segmentChunks(seg: Segment): string[] {
     return seg.offer.chunks.filter((id) => this.blobs.get(id)?.file === seg.file);
   }

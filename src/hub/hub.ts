@@ -152,6 +152,8 @@ export class Hub {
   /** Spool over its bound: drop what only lagging async (or degraded) targets still need. */
   private evict(): void {
     for (const [group, links] of this.links) {
+      const beyond = this.spool.dropAfterGap(group);
+      if (beyond > 0) this.o.log(`spool over ${this.o.spoolMax} bytes: dropped ${beyond} bytes of group "${group}" received after a gap at seq:${this.spool.durableSeq(group) + 1}; the tap resends them`);
       const gating = links.filter((l) => l.gatesProtection);
       const upTo = Math.min(this.spool.durableSeq(group), ...gating.map((l) => Math.max(0, l.sender.ackedSeq)));
       if (upTo <= this.spool.floor(group)) continue;

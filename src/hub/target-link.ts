@@ -18,6 +18,7 @@ export class TargetLink {
   degraded = false;
   /** an alert was raised for the current outage */
   alerted = false;
+  /** bytes sent on the wire (frames as released by the shaper) */
   wireBytes = 0;
   /** bytes the shipped commits captured (their chunks' raw sizes), whether sent or deduplicated */
   rawBytes = 0;
@@ -27,14 +28,14 @@ export class TargetLink {
 
   constructor(readonly spec: TargetSpec, readonly group: string, spool: HubSpool, id: TlsIdentity, log: (l: string) => void, onAck: () => void) {
     this.limiter = new RateLimiter(spec.schedule);
+    // Counts each frame as the limiter releases it: live wire bytes, for throughput.
+    const shaper = { take: async (n: number): Promise<void> => { await this.limiter.take(n); this.wireBytes += n; this.sample(); } };
     this.sender = new StreamSender({
       group, node: id.name, target: `target ${spec.name} (${spec.url})`, source: spool, log, pollMs: 200,
-      connect: async () => new FramedConnection(await connectMtls(id, spec.url), this.limiter),
-      onAck: (offer, wire) => {
-        this.wireBytes += wire;
+      connect: async () => new FramedConnection(await connectMtls(id, spec.url), shaper),
+      onAck: (offer) => {
         this.rawBytes += offer.rawBytes;
         this.commits++;
-        this.sample();
         onAck();
       },
     });

@@ -29,7 +29,7 @@ export interface SenderOptions {
 }
 
 /** Blobs per `blobs` frame: small enough to shape smoothly and bound memory, large enough to be cheap. */
-const BATCH_BYTES = 1 << 20;
+const BATCH_BYTES = 256 * 1024;
 
 /** One group's stream to one receiver; `run` until `stop`. */
 export class StreamSender {

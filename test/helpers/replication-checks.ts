@@ -32,7 +32,9 @@ export async function waitStatus(metricsPort: number, pred: (s: HubStatusJson) =
   let last: HubStatusJson | null = null;
   while (Date.now() < deadline) {
     last = await hubStatus(metricsPort);
-    if (pred(last)) return last;
+    let ok = false;
+    try { ok = pred(last); } catch { /* the group or target is not known to the hub yet */ }
+    if (ok) return last;
     await new Promise((r) => setTimeout(r, 200));
   }
   assert.fail(`${what}: not within ${ms} ms; last status ${JSON.stringify(last)}`);
