@@ -85,7 +85,7 @@ describe('hub WAN behaviour', () => {
   describe('spool bound', () => {
     it('an overflowing spool drops what a down async target needs, then resynchronises it from the tap', async () => {
       const vdir = await dep.replica('late');
-      let v = await dep.serveVault(vdir, 'vl');
+      const v = await dep.serveVault(vdir, 'vl');
       const hub = await dep.startHub([`late=tls://127.0.0.1:${v.port},mode=async`], { extra: ['--spool-max', '3MB', '--state', path.join(dep.root, 'hub-state-2')] });
       const src = path.join(dep.root, 'src-late');
       mkdirSync(src);
@@ -100,7 +100,7 @@ describe('hub WAN behaviour', () => {
       }
       await hub.d.waitLog(/ALERT: spool over 3000000 bytes: dropped group "late" commits through seq:\d+ from the spool; target late \(at seq:\d+\) will be resynchronised from the tap/, 10_000);
       assert.ok((await hubStatus(hub.metricsPort)).spoolBytes <= 3 * MB, 'the spool stays within its bound');
-      v = await dep.serveVault(vdir, 'vl', v.port);
+      await dep.serveVault(vdir, 'vl', v.port);
       await hub.d.waitLog(/target late needs group "late" from seq:\d+, which left the spool: asking the tap to resend from there/, 20_000);
       await waitStatus(hub.metricsPort, (s) => target(s, 'late', 'late').ackedSeq >= tapLastSeq(tap), 30_000, 'late target caught up');
       await assertReplicaOf(dep, vdir, 'late', tapLastSeq(tap), [1], 'the resynchronised target');
