@@ -14,6 +14,8 @@ import { registerPrune } from './commands/prune.js';
 import { registerPki } from './commands/pki.js';
 import { registerHub } from './commands/hub.js';
 import { registerVaultServe } from './commands/vault-serve.js';
+import { registerAnalyze } from './commands/analyze.js';
+import { registerReplStatus } from './commands/repl-status.js';
 
 export function buildProgram(): Command {
   const program = new Command('tidemark')
@@ -31,6 +33,8 @@ export function buildProgram(): Command {
   registerPki(program);
   registerHub(program);
   registerVaultServe(program);
+  registerAnalyze(program);
+  registerReplStatus(program);
   return program;
 }
 

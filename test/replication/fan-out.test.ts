@@ -8,11 +8,12 @@
  *    reports b's lag and backlog; b restarts on its port and catches up with nothing lost;
  * 3. vault a (sync) is killed: the hub raises an ALERT and degrades it to async, changes
  *    are reported protected again; once a is back and caught up it is synchronous again;
- * 4. /metrics exposes per group and target figures.
+ * 4. /metrics, `repl status` and `analyze` report per group and target figures.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tidemarkJson } from '../helpers/cli.js';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { killAllDaemons, type Daemon } from '../helpers/daemon.js';
@@ -101,7 +102,23 @@ describe('tap → hub → sync and async vaults', () => {
     }
     const sent = Number(/^tidemark_target_sent_bytes\{group="g",target="b",mode="async"\} (\d+)/m.exec(text)![1]);
     assert.ok(sent > 3 * 1024 * 1024, `bytes sent to b include the 3 MiB baseline (${sent})`);
+    await tap.waitUntil(() => (existsSync(path.join(dep.tapVault, 'run', 'ship', `${G}.json`)) ? true : undefined), 5000, 'shipper status file');
+    const rs = await tidemarkJson<{ taps: { group: string; connected: boolean; protectedSeq: number; localSeq: number }[]; hub: { groups: unknown[] } }>(
+      ['repl', 'status', '--vault', dep.tapVault, '--hub-metrics', `http://127.0.0.1:${hub.metricsPort}`], { env: dep.env });
+    assert.equal(rs.taps[0]?.group, G);
+    assert.equal(rs.taps[0]?.connected, true);
+    assert.ok(rs.taps[0]!.protectedSeq > 0 && rs.taps[0]!.protectedSeq <= rs.taps[0]!.localSeq);
+    assert.equal(rs.hub.groups.length, 1);
     await tap.kill();
     assert.equal(tap.exitCode, 0, tap.describe());
+  });
+
+  it('analyze reports write rates by hour and the bandwidth an RPO needs from the hub\'s profile', async () => {
+    await hub.d.kill('SIGTERM');
+    const r = await tidemarkJson<{ groups: { group: string; capturedBytes: number; bandwidthForRpo: number; byHour: { hour: number; p99: number }[] }[] }>(
+      ['analyze', '--state', path.join(dep.root, 'hub-state'), '--rpo', '10s'], { env: dep.env });
+    const g = r.groups.find((x) => x.group === G);
+    assert.ok(g && g.capturedBytes > 3 * 1024 * 1024, `captured bytes profiled: ${JSON.stringify(r)}`);
+    assert.ok(g.bandwidthForRpo > 0 && g.byHour.length >= 1 && g.byHour[0]!.p99 > 0);
   });
 });
