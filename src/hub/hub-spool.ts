@@ -11,7 +11,7 @@
  * blob last. It is durable (fsync, rename, fsync dir) before the commit is acknowledged; blob offsets are indexed in
  * memory (rebuilt by scanning segments at start) and read back on demand.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { ByteReader, ByteWriter } from '../common/byte-io.js';
@@ -21,6 +21,7 @@ import { OfferSchema, type Offer, type WireBlob } from '../wire/messages.js';
 import type { CommitSink, CommitSource, CommitWriter } from '../replication/commit-stream.js';
 
 const MAGIC = Buffer.from('TMSG');
+const DELIVERED = 'delivered.ids';
 
 interface Segment { file: string; offer: Offer; size: number }
 interface BlobLoc { file: string; type: number; flags: number; rawLength: number; offset: number; length: number }
@@ -28,13 +29,22 @@ interface BlobLoc { file: string; type: number; flags: number; rawLength: number
 export class HubSpool implements CommitSink, CommitSource {
   private readonly groups = new Map<string, { segs: Segment[]; floor: number }>();
   private readonly blobs = new Map<string, BlobLoc>();
+  /**
+   * Chunks every target acknowledged (in commits collected from the spool): the tap need
+   * not send them again. Only ids (32 bytes each), appended to DELIVERED; losing the file
+   * only costs resending.
+   */
+  private readonly delivered = new Set<string>();
   bytes = 0;
   /** called after a commit became durable here */
   onStored: (group: string, offer: Offer) => void = () => undefined;
 
   constructor(readonly dir: string) {
     mkdirSync(dir, { recursive: true });
-    for (const g of readdirSync(dir)) this.load(g);
+    for (const g of readdirSync(dir, { withFileTypes: true })) if (g.isDirectory()) this.load(g.name);
+    let ids = Buffer.alloc(0);
+    try { ids = readFileSync(join(dir, DELIVERED)); } catch { /* none yet */ }
+    for (let o = 0; o + 32 <= ids.length; o += 32) this.delivered.add(ids.subarray(o, o + 32).toString('hex'));
   }
 
   private group(g: string): { segs: Segment[]; floor: number } {
@@ -91,7 +101,22 @@ export class HubSpool implements CommitSink, CommitSource {
   }
 
   missing(ids: readonly Buffer[]): Buffer[] {
-    return ids.filter((id) => !this.blobs.has(id.toString('hex')));
+    return ids.filter((id) => { const h = id.toString('hex'); return !this.blobs.has(h) && !this.delivered.has(h); });
+  }
+
+  /** True when the spool holds this blob (a delivered chunk may be known without its bytes). */
+  holds(id: Buffer): boolean {
+    return this.blobs.has(id.toString('hex'));
+  }
+
+  /**
+   * A target lacks chunks it was thought to hold (a vault replaced, pruned or far behind):
+   * forget every delivered id, so the tap is asked again for any chunk the spool lacks.
+   */
+  forgetDelivered(): void {
+    if (this.delivered.size === 0) return;
+    this.delivered.clear();
+    writeFileDurable(join(this.dir, DELIVERED), Buffer.alloc(0));
   }
 
   /**
@@ -133,7 +158,7 @@ export class HubSpool implements CommitSink, CommitSource {
       add: append,
       abort,
       finish: (commit) => {
-        const gone = offer.chunks.find((id) => !sent.has(id) && !this.blobs.has(id));
+        const gone = offer.chunks.find((id) => !sent.has(id) && !this.blobs.has(id) && !this.delivered.has(id));
         if (gone) {
           abort();
           // Collected between our `need` and these blobs: the tap resends the commit with it.
@@ -212,29 +237,23 @@ export class HubSpool implements CommitSink, CommitSource {
   /**
    * Forget commits every target acknowledged (`upTo`): raise the floor, durably, then
    * delete their segments — except a segment holding a chunk a later commit still needs.
-   * With `force`, the floor is raised even past commits a lagging target lacks (spool
-   * overflow): that target is then resynchronised from the tap (see hasGap).
+   * `everyTarget`: every target acknowledged them, so their chunks join the delivered set;
+   * false when a lagging target still lacks them (spool overflow): that target is then
+   * resynchronised from the tap (see hasGap).
    */
-  collect(group: string, upTo: number): number {
+  collect(group: string, upTo: number, everyTarget: boolean): number {
     const s = this.groups.get(group);
     if (!s || upTo <= s.floor) return 0;
     s.floor = upTo;
     writeFileDurable(join(this.dir, group, 'floor.json'), Buffer.from(JSON.stringify({ floor: upTo })));
-    const keep = s.segs.filter((x) => x.offer.lastSeq > upTo);
-    const needed = new Set(keep.flatMap((x) => x.offer.chunks));
-    let freed = 0;
-    const remaining: Segment[] = [];
-    for (const seg of s.segs) {
-      if (seg.offer.lastSeq > upTo || this.segmentChunks(seg).some((id) => needed.has(id))) { remaining.push(seg); continue; }
-      for (const id of this.segmentChunks(seg)) this.blobs.delete(id);
-      this.blobs.delete(seg.offer.commit);
-      try { unlinkSync(seg.file); } catch { /* already gone */ }
-      this.bytes -= seg.size;
-      freed += seg.size;
+    const needed = new Set(s.segs.filter((x) => x.offer.lastSeq > upTo).flatMap((x) => x.offer.chunks));
+    const gone = s.segs.filter((seg) => seg.offer.lastSeq <= upTo && !this.segmentChunks(seg).some((id) => needed.has(id)));
+    if (everyTarget) {
+      const ids = gone.flatMap((seg) => seg.offer.chunks).filter((h) => !this.delivered.has(h));
+      for (const h of ids) this.delivered.add(h);
+      if (ids.length > 0) appendFileSync(join(this.dir, DELIVERED), Buffer.concat(ids.map((h) => Buffer.from(h, 'hex'))));
     }
-    s.segs = remaining;
-    fsyncDir(join(this.dir, group));
-    return freed;
+    return this.remove(group, gone);
   }
 
   /**
@@ -242,17 +261,31 @@ export class HubSpool implements CommitSink, CommitSource {
    * gap is filled, and the tap resends them after it, so under spool pressure they go first.
    */
   dropAfterGap(group: string): number {
+    return this.truncateAfter(group, this.durableSeq(group));
+  }
+
+  /** Drop every segment after `seq` and lower the floor to it: the tap resends from seq + 1. */
+  truncateAfter(group: string, seq: number): number {
     const s = this.groups.get(group);
     if (!s) return 0;
-    const durable = this.durableSeq(group);
+    // Later segments only reference chunks of earlier ones, never the reverse: safe to drop.
+    const freed = this.remove(group, s.segs.filter((x) => x.offer.lastSeq > seq));
+    this.lowerFloor(group, seq);
+    return freed;
+  }
+
+  private remove(group: string, gone: readonly Segment[]): number {
+    const s = this.group(group);
     let freed = 0;
-    for (const seg of s.segs.filter((x) => x.offer.lastSeq > durable)) {
+    for (const seg of gone) {
       for (const id of [...this.segmentChunks(seg), seg.offer.commit]) if (this.blobs.get(id)?.file === seg.file) this.blobs.delete(id);
       try { unlinkSync(seg.file); } catch { /* already gone */ }
       this.bytes -= seg.size;
       freed += seg.size;
     }
-    s.segs = s.segs.filter((x) => x.offer.lastSeq <= durable);
+    const set = new Set(gone);
+    s.segs = s.segs.filter((x) => !set.has(x));
+    if (gone.length > 0) fsyncDir(join(this.dir, group));
     return freed;
   }
 

@@ -94,7 +94,10 @@ export class Hub {
 
   private ensureGroup(group: string): void {
     if (this.links.has(group)) return;
-    this.links.set(group, this.o.targets.map((t) => new TargetLink(t, group, this.spool, this.o.identity, this.o.log, () => this.acked(group))));
+    this.links.set(group, this.o.targets.map((t) => {
+      const link: TargetLink = new TargetLink(t, group, this.spool, this.o.identity, this.o.log, () => this.acked(group), (id) => this.absent(group, link, id));
+      return link;
+    }));
   }
 
   /** The spool as the taps' sink, holding a commit back while the spool is over its bound. */
@@ -139,7 +142,7 @@ export class Hub {
       for (const c of this.taps.get(group) ?? []) void this.sendProtected(group, c);
     }
     if (links.length > 0 && links.every((l) => l.sender.ackedSeq >= 0)) {
-      this.spool.collect(group, Math.min(...links.map((l) => l.sender.ackedSeq)));
+      this.spool.collect(group, Math.min(...links.map((l) => l.sender.ackedSeq)), true);
     }
   }
 
@@ -158,7 +161,7 @@ export class Hub {
       const upTo = Math.min(this.spool.durableSeq(group), ...gating.map((l) => Math.max(0, l.sender.ackedSeq)));
       if (upTo <= this.spool.floor(group)) continue;
       const lagging = links.filter((l) => !l.gatesProtection && l.sender.ackedSeq < upTo);
-      const freed = this.spool.collect(group, upTo);
+      const freed = this.spool.collect(group, upTo, false);
       if (freed > 0) {
         this.o.log(`ALERT: spool over ${this.o.spoolMax} bytes: dropped group "${group}" commits through seq:${upTo} from the spool; ` +
           `${lagging.map((l) => `target ${l.spec.name} (at seq:${l.sender.ackedSeq})`).join(', ') || 'no target'} will be resynchronised from the tap`);
@@ -198,15 +201,33 @@ export class Hub {
     }
   }
 
+  /**
+   * A target asked for a chunk every target was thought to hold, and the spool no longer
+   * has it (the vault was replaced or pruned): forget what was delivered, drop the spooled
+   * commits after the target's seq and have the taps resend them — with that chunk.
+   */
+  private absent(group: string, l: TargetLink, id: Buffer): void {
+    const at = Math.max(0, l.sender.ackedSeq);
+    this.spool.forgetDelivered();
+    this.spool.truncateAfter(group, at);
+    this.o.log(`target ${l.spec.name} lacks chunk ${id.toString('hex').slice(0, 16)}, which left the spool: asking the tap to resend group "${group}" from seq:${at + 1}`);
+    this.kickTaps(group, at);
+  }
+
+  private kickTaps(group: string, at: number): void {
+    for (const c of this.taps.get(group) ?? []) {
+      void c.closeWithError(new TidemarkError('TM_PROTOCOL', `resend group "${group}" from seq:${at + 1}`, { retryable: true }));
+    }
+  }
+
   /** A target needs commits the spool no longer holds: have the taps resend them. */
   private resync(group: string, l: TargetLink): void {
     const at = l.sender.ackedSeq;
     if (at >= this.spool.floor(group)) return;
     this.spool.lowerFloor(group, at);
+    this.spool.forgetDelivered();
     this.o.log(`target ${l.spec.name} needs group "${group}" from seq:${at + 1}, which left the spool: asking the tap to resend from there`);
-    for (const c of this.taps.get(group) ?? []) {
-      void c.closeWithError(new TidemarkError('TM_PROTOCOL', `resend group "${group}" from seq:${at + 1}`, { retryable: true }));
-    }
+    this.kickTaps(group, at);
   }
 
   /** Per group and target: what `status` and `/metrics` report. */

@@ -3,6 +3,7 @@
  * the metrics need: the target's acknowledged seq, whether a sync target is degraded,
  * wire bytes against captured bytes, and a throughput figure.
  */
+import { TidemarkError } from '../common/errors.js';
 import type { TlsIdentity } from '../pki/tls-identity.js';
 import { connectMtls } from '../pki/tls-identity.js';
 import { FramedConnection } from '../wire/framed-connection.js';
@@ -26,12 +27,24 @@ export class TargetLink {
   /** (time, cumulative wire bytes) samples for the throughput over the last seconds */
   private readonly samples: [number, number][] = [];
 
-  constructor(readonly spec: TargetSpec, readonly group: string, spool: HubSpool, id: TlsIdentity, log: (l: string) => void, onAck: () => void) {
+  constructor(readonly spec: TargetSpec, readonly group: string, spool: HubSpool, id: TlsIdentity, log: (l: string) => void, onAck: () => void,
+    onAbsent: (id: Buffer) => void) {
     this.limiter = new RateLimiter(spec.schedule);
     // Counts each frame as the limiter releases it: live wire bytes, for throughput.
     const shaper = { take: async (n: number): Promise<void> => { await this.limiter.take(n); this.wireBytes += n; this.sample(); } };
     this.sender = new StreamSender({
-      group, node: id.name, target: `target ${spec.name} (${spec.url})`, source: spool, log, pollMs: 200,
+      group, node: id.name, target: `target ${spec.name} (${spec.url})`, log, pollMs: 200,
+      source: {
+        next: (g, after) => spool.next(g, after),
+        lastSeq: (g) => spool.lastSeq(g),
+        readBlob: (blob) => {
+          if (!spool.holds(blob)) {
+            onAbsent(blob);
+            throw new TidemarkError('TM_NOT_FOUND', `chunk ${blob.toString('hex').slice(0, 16)} is no longer at the hub; the tap resends it`, { retryable: true });
+          }
+          return spool.readBlob(blob);
+        },
+      },
       connect: async () => new FramedConnection(await connectMtls(id, spec.url), shaper),
       onAck: (offer) => {
         this.rawBytes += offer.rawBytes;

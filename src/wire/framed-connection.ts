@@ -5,7 +5,6 @@
  * An optional rate limiter shapes what is sent. Counts bytes in and out for metrics.
  */
 import type { Socket } from 'node:net';
-import { once } from 'node:events';
 import { TidemarkError } from '../common/errors.js';
 import { FrameDecoder, FrameType, encodeFrame, type Frame } from './frame-codec.js';
 
@@ -63,7 +62,12 @@ export class FramedConnection {
     this.bytesOut += frame.length;
     this.rawOut += body.length + 6;
     if (!this.socket.write(frame)) {
-      await Promise.race([once(this.socket, 'drain'), once(this.socket, 'close')]);
+      // Wait for drain or close, removing both listeners either way (no leak per send).
+      await new Promise<void>((res) => {
+        const done = (): void => { this.socket.off('drain', done); this.socket.off('close', done); res(); };
+        this.socket.on('drain', done);
+        this.socket.on('close', done);
+      });
     }
   }
 
