@@ -1,7 +1,7 @@
 /**
  * WAN benchmark: bytes on the wire for a change, tidemark replication vs rsync.
  *
- *   npm run bench:wan -- --corpus DIR [--percent 5] [--seed 1] [--mutate-script PATH] [--work DIR]
+ *   npm run bench:wan -- --corpus DIR [--percent 5] [--seed 1] [--mutate-script PATH] [--work DIR] [--live]
  *
  * Copies the corpus, runs a real deployment on loopback (CA, `vault serve`, `hub` with one
  * async target, `protect --hub`), waits until the baseline reached the vault, applies the
@@ -24,7 +24,7 @@ import { run } from './proc.js';
 const CLI = resolve(import.meta.dirname, '..', '..', 'bin', 'tidemark.js');
 const { values } = parseArgs({ options: {
   corpus: { type: 'string' }, percent: { type: 'string', default: '5' }, seed: { type: 'string', default: '1' },
-  'mutate-script': { type: 'string' }, work: { type: 'string' }, keep: { type: 'boolean', default: false },
+  'mutate-script': { type: 'string' }, work: { type: 'string' }, keep: { type: 'boolean', default: false }, live: { type: 'boolean', default: false },
 } });
 if (!values.corpus) { process.stderr.write('usage: npm run bench:wan -- --corpus DIR [--percent 5] [--seed 1] [--mutate-script PATH] [--work DIR]\n'); process.exit(2); }
 
@@ -32,11 +32,10 @@ const children: ChildProcess[] = [];
 const env = { ...process.env, TIDEMARK_PASSPHRASE: 'bench-wan' };
 const tm = (args: string[], extra: Record<string, string> = {}): Promise<{ stdout: string }> => run(process.execPath, [CLI, ...args], { env: { ...env, ...extra }, timeoutMs: 30 * 60_000 });
 
-/** Start a long-running tidemark; resolves with its JSON lines array (filled as they come). */
-function daemon(args: string[], extra: Record<string, string> = {}): Record<string, unknown>[] {
+/** Start a long-running tidemark; returns the array its JSON lines are appended to as they come. */
+function daemon(args: string[], extra: Record<string, string> = {}, lines: Record<string, unknown>[] = []): Record<string, unknown>[] {
   const c = spawn(process.execPath, [CLI, ...args], { env: { ...env, ...extra }, stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(c);
-  const lines: Record<string, unknown>[] = [];
   createInterface({ input: c.stdout! }).on('line', (l) => { try { lines.push(JSON.parse(l) as Record<string, unknown>); } catch { /* text */ } });
   return lines;
 }
@@ -78,7 +77,9 @@ async function main(): Promise<number> {
     const h = daemon(['hub', '--listen', '127.0.0.1:0', '--tls', join(work, 'tls-hub'), '--state', join(work, 'hub'), '--metrics', '127.0.0.1:0', '--target', `v=tls://127.0.0.1:${vport},mode=async`, '--json']);
     const hl = await until(() => h.find((l) => l.event === 'listening'), 'hub listening');
     const mport = hl.metricsPort as number;
-    const tap = daemon(['protect', src, '--vault', join(work, 'tap-vault'), '--group', 'corpus', '--hub', `tls://127.0.0.1:${hl.port as number}`, '--json'], { TIDEMARK_TLS_DIR: join(work, 'tls-tap') });
+    const tapArgs = ['protect', src, '--vault', join(work, 'tap-vault'), '--group', 'corpus', '--hub', `tls://127.0.0.1:${hl.port as number}`, '--json'];
+    const tapEnv = { TIDEMARK_TLS_DIR: join(work, 'tls-tap') };
+    const tap = daemon(tapArgs, tapEnv);
     const lastSeq = (): number => Math.max(0, ...tap.filter((l) => (l.records as number) > 0).map((l) => l.lastSeq as number));
     const settled = async (): Promise<Target | undefined> => {
       const t = await target(mport);
@@ -91,8 +92,16 @@ async function main(): Promise<number> {
     const shippedBefore = tap.filter((l) => l.event === 'shipped').reduce((a, l) => a + (l.wireBytes as number), 0);
     const percent = Number(values.percent);
     const seed = Number(values.seed);
+    // Default: the tap is stopped while the mutation runs, so one capture holds its final
+    // state (what rsync sees); --live keeps it running and ships every intermediate state.
+    const tapProc = children[children.length - 1]!;
+    if (!values.live) { tapProc.kill('SIGTERM'); await new Promise((r) => tapProc.once('close', r)); }
     if (values['mutate-script']) await run('bash', [resolve(values['mutate-script']), src, String(percent), String(seed)]);
     else await mutateBuiltin(src, percent, seed);
+    if (!values.live) {
+      daemon(tapArgs, tapEnv, tap);
+      await until(() => (tap.filter((l) => l.event === 'baseline').length >= 2 ? true : undefined), 'the restarted tap\'s first capture');
+    }
     const after = await until(settled, 'change replicated');
     const shipped = tap.filter((l) => l.event === 'shipped').reduce((a, l) => a + (l.wireBytes as number), 0) - shippedBefore;
     const plain = rsyncSent((await run('rsync', ['-a', '--delete', '--no-whole-file', '--stats', `${src}/`, `${join(work, 'rsync-plain')}/`])).stdout);

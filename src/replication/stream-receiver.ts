@@ -17,9 +17,6 @@ export interface ReceiverHooks {
   log: (line: string) => void;
 }
 
-/** How long a sender may stay silent before the session is dropped (it sends offers or closes). */
-const IDLE_MS = 10 * 60_000;
-
 /** Serve one session until the peer closes; every error closes it with an error frame. */
 export async function serveStream(conn: FramedConnection, sink: CommitSink, peer: string, hooks: ReceiverHooks): Promise<void> {
   let group = '?';
@@ -33,9 +30,10 @@ export async function serveStream(conn: FramedConnection, sink: CommitSink, peer
     for (;;) {
       let f;
       try {
-        f = await conn.expect(FrameType.offer, IDLE_MS);
+        // No deadline: an idle tap sends nothing; TCP keepalive finds a peer that died silently.
+        f = await conn.expect(FrameType.offer);
       } catch (err) {
-        if (err instanceof TidemarkError && err.code === 'TM_UNREACHABLE') return; // the sender went away
+        if (err instanceof TidemarkError && err.code === 'TM_UNREACHABLE') { conn.close(); return; } // the sender went away
         throw err;
       }
       const offer = parseJson(f, OfferSchema, 'offer');

@@ -25,6 +25,8 @@ export class FramedConnection {
   rawOut = 0;
 
   constructor(readonly socket: Socket, private readonly shaper?: Shaper) {
+    // A peer that vanishes without a FIN (host down, cable cut) is noticed within minutes.
+    socket.setKeepAlive(true, 30_000);
     socket.on('data', (chunk: Buffer) => {
       this.bytesIn += chunk.length;
       try {

@@ -6,15 +6,18 @@
  *    acknowledged is lost) and the vault ends with every point 1..N exactly once, each
  *    restoring as the tap's vault does;
  * 2. the sync vault is killed: the hub raises an ALERT (policy block) and no newer change is
- *    reported protected while it is away; once it is back, protection catches up.
+ *    reported protected while it is away; once it is back, protection catches up;
+ * 3. the vault is replaced by an empty replica: the hub has the tap resend from seq:1.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tidemarkJson } from '../helpers/cli.js';
 import path from 'node:path';
 import { killAllDaemons, type Daemon } from '../helpers/daemon.js';
 import { freePort, makeDeployment, type Deployment } from '../helpers/deployment.js';
-import { assertReplicaOf, startWriter, tapLastSeq, waitCaptured, waitProtected } from '../helpers/replication-checks.js';
+import { assertReplicaOf, startWriter, tapLastSeq, target, waitCaptured, waitProtected, waitStatus } from '../helpers/replication-checks.js';
 
 const G = 'crash';
 const maxSeq = (tap: Daemon, event: string): number => Math.max(0, ...tap.lines.filter((l) => l.event === event).map((l) => l.seq as number));
@@ -76,6 +79,17 @@ describe('hub crash and the block policy', () => {
     await hub.d.waitLog(/sync target c is back for group "crash"/, 20_000, from);
     await waitProtected(tap, tapLastSeq(tap), 20_000);
     await assertReplicaOf(dep, vc, G, tapLastSeq(tap), [captured], 'vault c after its outage');
+  });
+
+  it('a target vault replaced by an empty one is resynchronised from the tap, chunks included', async () => {
+    const from = hub.d.stderr.length;
+    await c.d.kill('SIGTERM');
+    await rm(vc, { recursive: true });
+    await tidemarkJson(['vault', 'init-replica', '--vault', vc, '--from', dep.tapVault], { env: dep.env });
+    c = await dep.serveVault(vc, 'vc', c.port);
+    await hub.d.waitLog(/target c needs group "crash" from seq:1, which left the spool: asking the tap to resend from there/, 20_000, from);
+    await waitStatus(hub.metricsPort, (x) => target(x, G, 'c').ackedSeq >= tapLastSeq(tap), 60_000, 'the replaced vault caught up');
+    await assertReplicaOf(dep, vc, G, tapLastSeq(tap), [1], 'the replaced vault c');
     await tap.kill();
   });
 });
