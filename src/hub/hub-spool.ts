@@ -19,6 +19,7 @@ import { TidemarkError, wrapIo } from '../common/errors.js';
 import { writeFileDurable, fsyncDir } from '../common/durable-file.js';
 import { OfferSchema, type Offer, type WireBlob } from '../wire/messages.js';
 import type { CommitSink, CommitSource, CommitWriter } from '../replication/commit-stream.js';
+import { DELTA_BLOB } from '../replication/chunk-delta.js';
 
 const MAGIC = Buffer.from('TMSG');
 const DELIVERED = 'delivered.ids';
@@ -102,6 +103,19 @@ export class HubSpool implements CommitSink, CommitSource {
 
   missing(ids: readonly Buffer[]): Buffer[] {
     return ids.filter((id) => { const h = id.toString('hex'); return !this.blobs.has(h) && !this.delivered.has(h); });
+  }
+
+  /** Chunks whose base every target holds or will hold before them (spooled or delivered). */
+  deltasOk(pairs: readonly [Buffer, Buffer][]): Buffer[] {
+    return pairs.filter(([, base]) => { const h = base.toString('hex'); return this.blobs.has(h) || this.delivered.has(h); }).map(([id]) => id);
+  }
+
+  /** A chunk spooled as a delta against `base` (as the tap sent it), else undefined. */
+  readDelta(id: Buffer, base: Buffer): WireBlob | undefined {
+    const loc = this.blobs.get(id.toString('hex'));
+    if (loc?.type !== DELTA_BLOB) return undefined;
+    const b = this.readBlob(id);
+    return b.sealed.subarray(0, 32).equals(base) ? b : undefined;
   }
 
   /** True when the spool holds this blob (a delivered chunk may be known without its bytes). */

@@ -105,6 +105,7 @@ export class Hub {
     return {
       durableSeq: (g) => this.spool.durableSeq(g),
       missing: (ids) => this.spool.missing(ids),
+      deltasOk: (pairs) => this.spool.deltasOk(pairs),
       begin: async (group: string, offer: Offer) => {
         // The commit's raw size bounds its sealed size closely enough to make room first.
         const size = offer.rawBytes + 4096;

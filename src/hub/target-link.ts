@@ -8,6 +8,7 @@ import type { TlsIdentity } from '../pki/tls-identity.js';
 import { connectMtls } from '../pki/tls-identity.js';
 import { FramedConnection } from '../wire/framed-connection.js';
 import { RateLimiter } from '../replication/rate-limiter.js';
+import { DELTA_BLOB } from '../replication/chunk-delta.js';
 import { StreamSender } from '../replication/stream-sender.js';
 import type { HubSpool } from './hub-spool.js';
 import type { TargetSpec } from './target-spec.js';
@@ -37,12 +38,15 @@ export class TargetLink {
       source: {
         next: (g, after) => spool.next(g, after),
         lastSeq: (g) => spool.lastSeq(g),
+        readDelta: (blob, base) => spool.readDelta(blob, base),
         readBlob: (blob) => {
-          if (!spool.holds(blob)) {
+          // Not here, or here only as a delta against a base the target lacks: the tap resends it.
+          const b = spool.holds(blob) ? spool.readBlob(blob) : undefined;
+          if (!b || b.type === DELTA_BLOB) {
             onAbsent(blob);
-            throw new TidemarkError('TM_NOT_FOUND', `chunk ${blob.toString('hex').slice(0, 16)} is no longer at the hub; the tap resends it`, { retryable: true });
+            throw new TidemarkError('TM_NOT_FOUND', `chunk ${blob.toString('hex').slice(0, 16)} is not at the hub in a form target ${spec.name} can take; the tap resends it`, { retryable: true });
           }
-          return spool.readBlob(blob);
+          return b;
         },
       },
       connect: async () => new FramedConnection(await connectMtls(id, spec.url), shaper),

@@ -17,6 +17,12 @@ export interface CommitSource {
   next(group: string, afterSeq: number): Offer | undefined;
   /** A stored sealed blob (a chunk the receiver asked for, or a commit) by id. */
   readBlob(id: Buffer): WireBlob;
+  /**
+   * The chunk `id` as a delta against `base` (chunk-delta.ts), or undefined when it is not
+   * worth it or not possible; then `readBlob` is used. Sources without the key may return a
+   * delta they stored as it is.
+   */
+  readDelta?(id: Buffer, base: Buffer): WireBlob | undefined;
   /** The group's newest seq the source holds (for lag and backlog figures). */
   lastSeq(group: string): number;
 }
@@ -26,6 +32,8 @@ export interface CommitSink {
   durableSeq(group: string): number;
   /** Of `ids`, those the sink does not hold (so the sender must send them). */
   missing(ids: readonly Buffer[]): Buffer[];
+  /** Of the (chunk, base) pairs, the chunks the sink can take as a delta (it holds the base). */
+  deltasOk?(pairs: readonly [Buffer, Buffer][]): Buffer[];
   /**
    * Start receiving a commit: its needed chunks come through `add` in batches (memory stays
    * bounded by one batch, whatever the commit's size), then the commit blob through `finish`.

@@ -8,6 +8,7 @@ import { FrameType } from '../wire/frame-codec.js';
 import type { FramedConnection } from '../wire/framed-connection.js';
 import { HelloSchema, OfferSchema, decodeBlobs, parseJson, type Offer } from '../wire/messages.js';
 import type { CommitSink } from './commit-stream.js';
+import { DELTA_BLOB } from './chunk-delta.js';
 
 export interface ReceiverHooks {
   /** the group of the session is known (a hub uses it to push `protected` frames) */
@@ -48,7 +49,10 @@ export async function serveStream(conn: FramedConnection, sink: CommitSink, peer
         throw new TidemarkError('TM_PROTOCOL', `group "${group}": offer seq:${offer.firstSeq}..${offer.lastSeq} does not continue seq:${have}`);
       }
       const need = sink.missing(offer.chunks.map((h) => Buffer.from(h, 'hex')));
-      await conn.send(FrameType.need, { commit: offer.commit, ids: need.map((b) => b.toString('hex')) });
+      const bases = offer.bases ?? {};
+      const pairs = need.filter((id) => bases[id.toString('hex')]).map((id): [Buffer, Buffer] => [id, Buffer.from(bases[id.toString('hex')]!, 'hex')]);
+      const deltas = new Set((pairs.length > 0 ? sink.deltasOk?.(pairs) ?? [] : []).map((b) => b.toString('hex')));
+      await conn.send(FrameType.need, { commit: offer.commit, ids: need.map((b) => b.toString('hex')), deltas: [...deltas] });
       const wanted = new Set(need.map((b) => b.toString('hex')));
       const writer = await sink.begin(group, offer);
       try {
@@ -61,7 +65,9 @@ export async function serveStream(conn: FramedConnection, sink: CommitSink, peer
           const commit = last?.type === 1 ? last : undefined;
           const chunks = commit ? blobs.slice(0, -1) : blobs;
           for (const b of chunks) {
-            if (b.type !== 0 || !wanted.delete(b.id.toString('hex'))) throw new TidemarkError('TM_PROTOCOL', `group "${group}": peer sent blob ${b.id.toString('hex').slice(0, 16)} that was not asked for`);
+            const hex = b.id.toString('hex');
+            const asDelta = b.type === DELTA_BLOB && deltas.has(hex) && b.sealed.subarray(0, 32).toString('hex') === bases[hex];
+            if ((b.type !== 0 && !asDelta) || !wanted.delete(hex)) throw new TidemarkError('TM_PROTOCOL', `group "${group}": peer sent blob ${hex.slice(0, 16)} (type ${b.type}) that was not asked for`);
           }
           writer.add(chunks);
           if (!commit) continue;

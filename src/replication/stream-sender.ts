@@ -150,8 +150,11 @@ export class StreamSender {
         let batch: WireBlob[] = [];
         let size = 0;
         const ids = [...need.ids, offer.commit];
+        const deltas = new Set(need.deltas ?? []);
         for (let i = 0; i < ids.length; i++) {
-          const b = this.o.source.readBlob(Buffer.from(ids[i]!, 'hex'));
+          const id = Buffer.from(ids[i]!, 'hex');
+          const base = deltas.has(ids[i]!) ? offer.bases?.[ids[i]!] : undefined;
+          const b = (base && this.o.source.readDelta?.(id, Buffer.from(base, 'hex'))) || this.o.source.readBlob(id);
           raw += b.rawLength;
           batch.push(b);
           size += b.sealed.length;

@@ -6,6 +6,7 @@
  *   sender → hello {group}           receiver → state {durableSeq}
  *   sender → offer {commit…}         receiver → need {ids}
  *   sender → blobs [needed…, commit]  receiver → ack {seq}   (only once durable)
+ *   (a needed chunk may travel as a delta against a base the receiver holds: chunk-delta.ts)
  *   hub → tap: protected {seq}       (every sync target has it durably)
  */
 import { z } from 'zod';
@@ -30,8 +31,15 @@ export const OfferSchema = z.object({
   chunks: z.array(HEX32).max(4_000_000),
   /** raw bytes the commit captured (sum of its chunks' raw lengths) */
   rawBytes: z.number().int().min(0),
+  /** for some new chunks, a chunk the receiver may hold that a delta can be made against */
+  bases: z.record(HEX32, HEX32).optional(),
 });
-export const NeedSchema = z.object({ commit: HEX32, ids: z.array(HEX32).max(4_000_000) });
+export const NeedSchema = z.object({
+  commit: HEX32,
+  ids: z.array(HEX32).max(4_000_000),
+  /** of `ids`, those the receiver takes as a delta against the offer's base (it holds the base) */
+  deltas: z.array(HEX32).max(4_000_000).optional(),
+});
 export const AckSchema = z.object({ group: GROUP, seq: SEQ });
 export const ErrorSchema = z.object({ code: z.string().max(64), message: z.string().max(4096) });
 
@@ -81,7 +89,7 @@ export function decodeBlobs(payload: Buffer): WireBlob[] {
   const out: WireBlob[] = [];
   for (let i = 0; i < count; i++) {
     const b = { type: r.u8(), flags: r.u8(), id: Buffer.from(r.bytes(32)), rawLength: r.u32(), sealed: Buffer.from(r.lbytes()) };
-    if (b.type > 1 || b.flags > 1 || b.sealed.length < 28) throw new TidemarkError('TM_PROTOCOL', `blobs frame: blob ${i} is malformed`);
+    if (b.type > 2 || b.flags > 1 || b.sealed.length < (b.type === 2 ? 60 : 28)) throw new TidemarkError('TM_PROTOCOL', `blobs frame: blob ${i} is malformed`);
     out.push(b);
   }
   if (r.remaining !== 0) throw new TidemarkError('TM_PROTOCOL', `blobs frame has ${r.remaining} trailing bytes`);

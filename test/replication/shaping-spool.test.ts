@@ -3,14 +3,15 @@
  *
  * 1. bandwidth shaping: a target shaped to 2 MB/s receives a 12 MB incompressible file
  *    at 2 MB/s within 10 % (measured from the hub's live wire counter);
- * 2. dedup on the wire: the same content again under another name sends (almost) no bytes;
+ * 2. dedup on the wire: the same content again under another name sends (almost) no bytes,
+ *    and a 20 kB edit inside a 12 MB file crosses as a delta of about 20 kB;
  * 3. spool bound: with a 3 MB spool and the async target down, 6 MB of changes overflow
  *    the spool; the hub says it dropped them and will resynchronise; when the target is back
  *    the tap resends and the target ends with every point, nothing lost.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { killAllDaemons, type Daemon } from '../helpers/daemon.js';
@@ -34,9 +35,11 @@ describe('hub WAN behaviour', () => {
     let hub: { d: Daemon; port: number; metricsPort: number };
     let tap: Daemon;
     let src: string;
+    let shapedVault: string;
     after(async () => { await tap?.kill(); await hub?.d.kill(); await v?.d.kill(); });
     before(async () => {
-      v = await dep.serveVault(await dep.replica('shaped'), 'vs');
+      shapedVault = await dep.replica('shaped');
+      v = await dep.serveVault(shapedVault, 'vs');
       hub = await dep.startHub([`s=tls://127.0.0.1:${v.port},mode=async,rate=2MB`]);
       src = path.join(dep.root, 'src-shaped');
       mkdirSync(src);
@@ -79,6 +82,18 @@ describe('hub WAN behaviour', () => {
       console.log(`copy of 12 MB: ${sent} bytes on the wire for ${captured} bytes captured`);
       assert.ok(captured >= 12 * MB, `the copy's 12 MB were captured (${captured})`);
       assert.ok(sent < 100_000, `only ids and metadata crossed the wire: ${sent} bytes`);
+    });
+
+    it('an edit inside a large file crosses as a delta of about its size, and restores exactly', async () => {
+      const before = target(await hubStatus(hub.metricsPort), 'shaped', 's');
+      const fd = openSync(path.join(src, 'big.bin'), 'r+');
+      try { writeSync(fd, randomBytes(20_000), 0, 20_000, 5 * MB + 12_345); } finally { closeSync(fd); }
+      const seq = await waitCaptured(tap, tapLastSeq(tap), 10_000);
+      const after = await waitStatus(hub.metricsPort, (s) => target(s, 'shaped', 's').ackedSeq >= seq, 20_000, 'edit replicated');
+      const sent = target(after, 'shaped', 's').bytesSent - before.bytesSent;
+      console.log(`20 kB edit inside a 12 MB file: ${sent} bytes on the wire`);
+      assert.ok(sent > 20_000 && sent < 60_000, `about the edit's size crossed the wire: ${sent} bytes`);
+      await assertReplicaOf(dep, shapedVault, 'shaped', seq, [seq - 1], 'the vault after a delta');
     });
   });
 

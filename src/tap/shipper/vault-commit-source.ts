@@ -8,7 +8,8 @@
  */
 import { TidemarkError } from '../../common/errors.js';
 import { decodeCommit } from '../../vault/journal/commit-codec.js';
-import { isCompacted } from '../../vault/journal/journal-record.js';
+import { EntryKind, isCompacted, type JournalRecord } from '../../vault/journal/journal-record.js';
+import { DELTA_BLOB, deltaAad, encodeDelta } from '../../replication/chunk-delta.js';
 import { Vault } from '../../vault/vault.js';
 import type { Offer, WireBlob } from '../../wire/messages.js';
 import type { CommitSource } from '../../replication/commit-stream.js';
@@ -40,8 +41,53 @@ export class VaultCommitSource implements CommitSource {
       commit: key, firstSeq: row.firstSeq, lastSeq: row.lastSeq, time: Math.max(0, ...times),
       chunks: chunks.map((b) => b.toString('hex')), rawBytes,
     };
+    if (!isCompacted(c)) {
+      const bases = this.bases(gid, c.records);
+      if (Object.keys(bases).length > 0) offer.bases = bases;
+    }
     this.cached = { key, offer };
     return offer;
+  }
+
+  /**
+   * For each chunk a file's new version has and its previous version had not: the previous
+   * version's chunk at the same offset (an in-place edit or an append changes a chunk
+   * mostly into a similar one), for the receiver to take as a delta.
+   */
+  private bases(gid: number, records: readonly JournalRecord[]): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const rec of records) {
+      if (rec.op !== 'put' || rec.entry.kind !== EntryKind.file) continue;
+      const prev = this.vault.index.versionAt(gid, rec.path, rec.seq - 1);
+      if (!prev || prev.entry.kind !== EntryKind.file) continue;
+      const old: { start: number; end: number; id: Buffer }[] = [];
+      let at = 0;
+      for (const e of prev.entry.extents) {
+        if (e.id) old.push({ start: at, end: at + e.length, id: e.id });
+        at += e.length;
+      }
+      const had = new Set(old.map((x) => x.id.toString('hex')));
+      at = 0;
+      for (const e of rec.entry.extents) {
+        const hex = e.id?.toString('hex');
+        if (hex && !had.has(hex)) {
+          const base = old.find((x) => x.start <= at && at < x.end) ?? old[old.length - 1];
+          if (base) out[hex] = base.id.toString('hex');
+        }
+        at += e.length;
+      }
+    }
+    return out;
+  }
+
+  /** The chunk as a delta against `base`, when that is smaller than the chunk as stored. */
+  readDelta(id: Buffer, base: Buffer): WireBlob | undefined {
+    const stored = this.vault.readSealed(id);
+    if (!stored || !this.vault.index.hasBlob(base)) return undefined;
+    const delta = encodeDelta(this.vault.readBlob(id), this.vault.readBlob(base));
+    if (delta.length + 60 >= stored.sealed.length) return undefined;
+    const sealed = Buffer.concat([base, this.vault.sealer.encrypt(deltaAad(base, id), delta)]);
+    return { type: DELTA_BLOB, flags: 0, id, rawLength: stored.rawLength, sealed };
   }
 
   readBlob(id: Buffer): WireBlob {
