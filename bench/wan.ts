@@ -9,7 +9,8 @@
  * waits until the change reached the vault, and reads the bytes the hub sent to the vault
  * (and the tap to the hub) for the change. rsync gets the same change: a copy of the corpus
  * synced before the mutation, then `rsync -a --no-whole-file --stats` (the delta algorithm,
- * as over a network) and the same with `-z`. Prints the figures and the ratio to rsync's
+ * as over a network) and the same with `-z`. The replica is restored and compared with the
+ * mutated tree (diff -r). Prints the figures and the ratio to rsync's
  * bytes sent; exits 1 when tidemark sends more than 1.1× what rsync without -z sends.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -106,6 +107,9 @@ async function main(): Promise<number> {
     const shipped = tap.filter((l) => l.event === 'shipped').reduce((a, l) => a + (l.wireBytes as number), 0) - shippedBefore;
     const plain = rsyncSent((await run('rsync', ['-a', '--delete', '--no-whole-file', '--stats', `${src}/`, `${join(work, 'rsync-plain')}/`])).stdout);
     const z = rsyncSent((await run('rsync', ['-a', '--delete', '--no-whole-file', '-z', '--stats', `${src}/`, `${join(work, 'rsync-z')}/`])).stdout);
+    // The replica must restore the mutated tree exactly (diff exits non-zero otherwise).
+    await tm(['restore', 'corpus', '--vault', join(work, 'vault'), '--to', join(work, 'restored')]);
+    await run('diff', ['-rq', '--no-dereference', src, join(work, 'restored')]);
     const sent = after.bytesSent - before.bytesSent;
     const ratio = sent / plain;
     const fig = {
