@@ -33,6 +33,8 @@ export interface HubOptions {
   spoolMax: number;
   /** a CA directory: when given, the hub redeems enrolment tokens (`tidemark pki enroll`) */
   caDir?: string;
+  /** node names allowed to stream to the hub (taps); empty: any node of the CA */
+  allow?: string[];
   log: (line: string) => void;
 }
 
@@ -58,6 +60,7 @@ export class Hub {
     const sink = this.boundedSink();
     this.server = createMtlsServer(this.o.identity, {
       log: this.o.log,
+      allow: this.o.allow,
       onUnauthenticated: (socket, reason) => {
         if (!this.o.caDir) return false;
         void serveEnrolment(socket, this.o.caDir, reason, this.o.log);
@@ -94,7 +97,7 @@ export class Hub {
 
   private ensureGroup(group: string): void {
     if (this.links.has(group)) return;
-    this.links.set(group, this.o.targets.map((t) => {
+    this.links.set(group, this.o.targets.filter((t) => t.groups === null || t.groups.includes(group)).map((t) => {
       const link: TargetLink = new TargetLink(t, group, this.spool, this.o.identity, this.o.log, () => this.acked(group), (id) => this.absent(group, link, id));
       return link;
     }));

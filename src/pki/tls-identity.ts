@@ -58,6 +58,8 @@ export interface MtlsServerOptions {
    */
   onUnauthenticated?: (socket: tls.TLSSocket, reason: string) => boolean;
   log: (line: string) => void;
+  /** node names (certificate CNs) allowed in; empty or omitted: any node of the CA */
+  allow?: readonly string[];
 }
 
 /**
@@ -71,7 +73,13 @@ export function createMtlsServer(id: TlsIdentity, o: MtlsServerOptions): tls.Ser
   server.on('secureConnection', (socket: tls.TLSSocket) => {
     const who = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     if (socket.authorized) {
-      o.onPeer(socket, peerName(socket));
+      const name = peerName(socket);
+      if (o.allow && o.allow.length > 0 && !o.allow.includes(name)) {
+        o.log(`refused peer ${who} ("${name}"): not among the allowed peers (${o.allow.join(', ')})`);
+        socket.destroy();
+        return;
+      }
+      o.onPeer(socket, name);
       return;
     }
     const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;

@@ -15,11 +15,12 @@ export interface VaultServer {
   close(): void;
 }
 
-export async function serveVault(vault: Vault, id: TlsIdentity, host: string, port: number, log: (l: string) => void): Promise<VaultServer> {
+export async function serveVault(vault: Vault, id: TlsIdentity, host: string, port: number, log: (l: string) => void, allow: readonly string[] = []): Promise<VaultServer> {
   const sink = new VaultCommitSink(vault);
   const conns = new Set<FramedConnection>();
   const server: tls.Server = createMtlsServer(id, {
     log,
+    allow,
     onPeer: (socket, name) => {
       const conn = new FramedConnection(socket);
       conns.add(conn);

@@ -2,7 +2,8 @@
  * Mutual TLS between nodes, against a real `tidemark vault serve` and `tidemark hub`:
  * a peer with a certificate of this deployment's CA is served; one with a certificate from
  * another CA, or with none, is refused with a log line saying why; a hub refuses a target
- * vault whose certificate is from another CA; enrolment with a one-time token gives a node
+ * vault whose certificate is from another CA; `--allow-peer` narrows who is served to named
+ * nodes; enrolment with a one-time token gives a node
  * a working identity, and the same token is refused the second time.
  */
 import { describe, it, before, after } from 'node:test';
@@ -60,6 +61,16 @@ describe('mutual TLS between nodes', () => {
     await v.d.waitLog(/refused unauthenticated peer 127\.0\.0\.1:\d+: certificate not signed by this deployment's CA/, 5000);
     assert.equal(await helloAnswer(v.port, null, ca), null, 'a peer without a certificate gets nothing');
     await v.d.waitLog(/refused unauthenticated peer 127\.0\.0\.1:\d+: no client certificate/, 5000);
+  });
+
+  it('a vault started with --allow-peer serves only the named nodes of the CA', async () => {
+    const d = Daemon.start(['vault', 'serve', '--vault', await dep.replica('allow'), '--listen', '127.0.0.1:0', '--tls', await dep.identity('va'), '--allow-peer', 'hub', '--json'], dep.env);
+    const port = await d.port();
+    const ca = path.join(dep.ca, 'ca.crt');
+    assert.equal(await helloAnswer(port, await dep.identity('hub'), ca), 2, 'the hub is served');
+    assert.equal(await helloAnswer(port, await dep.identity('tap'), ca), null, 'a tap of the same CA is refused');
+    await d.waitLog(/refused peer 127\.0\.0\.1:\d+ \("tap"\): not among the allowed peers \(hub\)/, 5000);
+    await d.kill();
   });
 
   it('a hub refuses a target vault whose certificate is from another CA', async () => {

@@ -5,7 +5,8 @@
  *    at 2 MB/s within 10 % (measured from the hub's live wire counter);
  * 2. dedup on the wire: the same content again under another name sends (almost) no bytes,
  *    and a 20 kB edit inside a 12 MB file crosses as a delta of about 20 kB;
- * 3. spool bound: with a 3 MB spool and the async target down, 6 MB of changes overflow
+ * 3. group routing: a target restricted to other groups receives nothing of this one;
+ * 4. spool bound: with a 3 MB spool and the async target down, 6 MB of changes overflow
  *    the spool; the hub says it dropped them and will resynchronise; when the target is back
  *    the tap resends and the target ends with every point, nothing lost.
  */
@@ -14,6 +15,7 @@ import assert from 'node:assert/strict';
 import { closeSync, copyFileSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
+import { runCli } from '../helpers/cli.js';
 import { killAllDaemons, type Daemon } from '../helpers/daemon.js';
 import { makeDeployment, type Deployment } from '../helpers/deployment.js';
 import { assertReplicaOf, hubStatus, tapLastSeq, target, waitCaptured, waitProtected, waitStatus } from '../helpers/replication-checks.js';
@@ -94,6 +96,26 @@ describe('hub WAN behaviour', () => {
       console.log(`20 kB edit inside a 12 MB file: ${sent} bytes on the wire`);
       assert.ok(sent > 20_000 && sent < 60_000, `about the edit's size crossed the wire: ${sent} bytes`);
       await assertReplicaOf(dep, shapedVault, 'shaped', seq, [seq - 1], 'the vault after a delta');
+    });
+  });
+
+  describe('group routing', () => {
+    it('a target restricted to other groups receives nothing of this one', async () => {
+      const [vx, vy] = await Promise.all([dep.replica('x'), dep.replica('y')]);
+      const [x, y] = await Promise.all([dep.serveVault(vx, 'vx'), dep.serveVault(vy, 'vy')]);
+      const hub = await dep.startHub([`x=tls://127.0.0.1:${x.port},groups=routed|other`, `y=tls://127.0.0.1:${y.port},groups=other`], { extra: ['--state', path.join(dep.root, 'hub-state-3')] });
+      const src = path.join(dep.root, 'src-routed');
+      mkdirSync(src);
+      writeFileSync(path.join(src, 'r.txt'), 'routed\n');
+      const tap = dep.protect(src, 'routed', hub.port);
+      await tap.waitLine((l) => l.event === 'baseline', 20_000, 'baseline');
+      const s = await waitStatus(hub.metricsPort, (st) => target(st, 'routed', 'x').ackedSeq >= tapLastSeq(tap), 20_000, 'x has the group');
+      assert.deepEqual(s.groups.find((g) => g.group === 'routed')!.targets.map((t) => t.target), ['x']);
+      await assertReplicaOf(dep, vx, 'routed', tapLastSeq(tap), [], 'target x');
+      const r = await runCli(['timeline', 'routed', '--vault', vy, '--json'], { env: dep.env });
+      assert.equal(r.code, 7, `vault y has no group "routed": ${r.stderr}`);
+      await tap.kill();
+      await hub.d.kill();
     });
   });
 

@@ -18,11 +18,12 @@ export function registerVaultServe(program: Command): void {
   withGlobals(vault.command('serve').description('receive replication streams (mutual TLS) into the vault'))
     .requiredOption('--listen <host:port>', 'address to listen on (port 0: any free port)')
     .requiredOption('--tls <dir>', 'this node\'s TLS directory (ca.crt, node.key, node.crt)')
-    .action(async (o: GlobalOptions & { listen: string; tls: string }) => {
+    .option('--allow-peer <name...>', 'accept only these nodes (certificate names), e.g. the hub; default: any node of the CA')
+    .action(async (o: GlobalOptions & { listen: string; tls: string; allowPeer?: string[] }) => {
       const v = openVault(o, true, 'vault serve');
       try {
         const { host, port } = listenAddress(o.listen);
-        const srv = await serveVault(v, loadIdentity(resolve(o.tls)), host, port, logLine('vault'));
+        const srv = await serveVault(v, loadIdentity(resolve(o.tls)), host, port, logLine('vault'), o.allowPeer ?? []);
         if (o.json) process.stdout.write(JSON.stringify({ event: 'listening', role: 'vault', port: srv.port, vault: v.dir }) + '\n');
         else process.stderr.write(`Vault ${v.dir} serving on ${host}:${srv.port} (Ctrl-C to stop)\n`);
         await untilSignal();
