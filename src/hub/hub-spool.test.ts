@@ -29,6 +29,10 @@ describe('HubSpool', () => {
       put(spool, 3, 3, [c1], []);
       put(spool, 6, 6, []);
       assert.equal(spool.durableSeq('g'), 3, 'seq 4..5 are missing: resume after 3');
+      const bytes = spool.bytes;
+      const dup = spool.begin('g', spool.next('g', 2)!);
+      dup.finish(blob(1));
+      assert.equal(spool.bytes, bytes, 'a commit stored twice (two sessions) is kept once');
       assert.equal(spool.next('g', 2)?.lastSeq, 3);
       assert.equal(spool.next('g', 3), undefined, 'nothing continues seq:3');
       assert.deepEqual(spool.missing([c1.id, randomBytes(32)]).length, 1);

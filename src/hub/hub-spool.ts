@@ -178,6 +178,12 @@ export class HubSpool implements CommitSink, CommitSource {
           // Collected between our `need` and these blobs: the tap resends the commit with it.
           throw new TidemarkError('TM_PROTOCOL', `chunk ${gone.slice(0, 16)} left the spool while commit seq:${offer.lastSeq} was received; resend it`, { retryable: true });
         }
+        if (this.group(group).segs.some((x) => x.offer.commit === offer.commit)) {
+          // Another session (a tap reconnecting before its old connection was noticed dead)
+          // stored this commit meanwhile: it is durable already.
+          abort();
+          return;
+        }
         append([commit]);
         try {
           fsyncSync(fd);
