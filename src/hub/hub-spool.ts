@@ -6,30 +6,25 @@
  *   STATE/spool/GROUP/<last seq, 16 digits>-<commit id, 16 hex>.seg   one per commit
  *   STATE/spool/GROUP/floor.json   {floor}: every seq <= floor reached every target (GC'd)
  *
- * A segment: "TMSG" | version u8 (=1) | offer JSON (u32 len + UTF-8) | blobs to the end of the
- * file, each type u8 | flags u8 | id (32) | raw length u32 | sealed (u32 len + bytes), the commit
- * blob last. It is durable (fsync, rename, fsync dir) before the commit is acknowledged; blob offsets are indexed in
- * memory (rebuilt by scanning segments at start) and read back on demand.
+ * A segment (spool-segment.ts) is durable before the commit is acknowledged; blob offsets
+ * are indexed in memory (rebuilt by scanning segments at start) and read back on demand.
  */
-import { appendFileSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { appendFileSync, closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { ByteReader, ByteWriter } from '../common/byte-io.js';
-import { TidemarkError, wrapIo } from '../common/errors.js';
+import { TidemarkError } from '../common/errors.js';
 import { writeFileDurable, fsyncDir } from '../common/durable-file.js';
-import { OfferSchema, type Offer, type WireBlob } from '../wire/messages.js';
+import type { Offer, WireBlob } from '../wire/messages.js';
+import { parseSegment, SegmentWriter, type BlobLoc } from './spool-segment.js';
 import type { CommitSink, CommitSource, CommitWriter } from '../replication/commit-stream.js';
 import { DELTA_BLOB } from '../replication/chunk-delta.js';
 
-const MAGIC = Buffer.from('TMSG');
 const DELIVERED = 'delivered.ids';
 
 interface Segment { file: string; offer: Offer; size: number }
-interface BlobLoc { file: string; type: number; flags: number; rawLength: number; offset: number; length: number }
 
 export class HubSpool implements CommitSink, CommitSource {
   private readonly groups = new Map<string, { segs: Segment[]; floor: number }>();
-  private readonly blobs = new Map<string, BlobLoc>();
+  private readonly blobs = new Map<string, BlobLoc & { file: string }>();
   /**
    * Chunks every target acknowledged (in commits collected from the spool): the tap need
    * not send them again. Only ids (32 bytes each), appended to DELIVERED; losing the file
@@ -66,19 +61,11 @@ export class HubSpool implements CommitSink, CommitSource {
   }
 
   private indexSegment(g: string, file: string, data: Buffer): void {
-    const r = new ByteReader(data, `spool segment ${file}`);
-    if (!r.bytes(4).equals(MAGIC) || r.u8() !== 1) throw new TidemarkError('TM_CORRUPT', `${file} is not a spool segment`);
-    const offer = OfferSchema.parse(JSON.parse(r.lbytes().toString('utf8')));
-    const locs: [string, Omit<BlobLoc, 'file'>][] = [];
-    while (r.remaining > 0) {
-      const type = r.u8(), flags = r.u8(), id = r.bytes(32), rawLength = r.u32(), length = r.u32();
-      locs.push([id.toString('hex'), { type, flags, rawLength, offset: r.offset, length }]);
-      r.bytes(length);
-    }
+    const { offer, locs } = parseSegment(data, file);
     this.addSegment(g, { file, offer, size: data.length }, locs);
   }
 
-  private addSegment(g: string, seg: Segment, locs: readonly [string, Omit<BlobLoc, 'file'>][]): void {
+  private addSegment(g: string, seg: Segment, locs: readonly [string, BlobLoc][]): void {
     for (const [id, loc] of locs) this.blobs.set(id, { file: seg.file, ...loc });
     const segs = this.group(g).segs;
     segs.push(seg);
@@ -141,61 +128,25 @@ export class HubSpool implements CommitSink, CommitSource {
   begin(group: string, offer: Offer): CommitWriter {
     const gdir = join(this.dir, group);
     mkdirSync(gdir, { recursive: true });
-    const final = join(gdir, `${String(offer.lastSeq).padStart(16, '0')}-${offer.commit.slice(0, 16)}.seg`);
-    const tmp = join(gdir, `.tmp-${randomBytes(6).toString('hex')}.seg`);
-    const fd = openSync(tmp, 'wx', 0o600);
-    let closed = false;
-    const sent = new Set<string>();
-    let pos = 0;
-    const locs: [string, Omit<BlobLoc, 'file'>][] = [];
-    const write = (b: Buffer): void => { let off = 0; while (off < b.length) off += writeSync(fd, b, off); pos += b.length; };
-    const hw = new ByteWriter(1024);
-    hw.bytes(MAGIC).u8(1).lbytes(Buffer.from(JSON.stringify(offer)));
-    write(Buffer.from(hw.view()));
-    const append = (blobs: readonly WireBlob[]): void => {
-      for (const b of blobs) {
-        sent.add(b.id.toString('hex'));
-        const w = new ByteWriter(46);
-        w.u8(b.type).u8(b.flags).bytes(b.id).u32(b.rawLength).u32(b.sealed.length);
-        write(Buffer.from(w.view()));
-        locs.push([b.id.toString('hex'), { type: b.type, flags: b.flags, rawLength: b.rawLength, offset: pos, length: b.sealed.length }]);
-        write(b.sealed);
-      }
-    };
-    const abort = (): void => {
-      if (closed) return;
-      closed = true;
-      closeSync(fd);
-      try { unlinkSync(tmp); } catch { /* never mind: a leftover temp file is removed at the next start */ }
-    };
+    const w = new SegmentWriter(join(gdir, `${String(offer.lastSeq).padStart(16, '0')}-${offer.commit.slice(0, 16)}.seg`), offer);
     return {
-      add: append,
-      abort,
+      add: (chunks) => w.append(chunks),
+      abort: () => w.abort(),
       finish: (commit) => {
-        const gone = offer.chunks.find((id) => !sent.has(id) && !this.blobs.has(id) && !this.delivered.has(id));
+        const gone = offer.chunks.find((id) => !w.sent.has(id) && !this.blobs.has(id) && !this.delivered.has(id));
         if (gone) {
-          abort();
+          w.abort();
           // Collected between our `need` and these blobs: the tap resends the commit with it.
           throw new TidemarkError('TM_PROTOCOL', `chunk ${gone.slice(0, 16)} left the spool while commit seq:${offer.lastSeq} was received; resend it`, { retryable: true });
         }
         if (this.group(group).segs.some((x) => x.offer.commit === offer.commit)) {
           // Another session (a tap reconnecting before its old connection was noticed dead)
           // stored this commit meanwhile: it is durable already.
-          abort();
+          w.abort();
           return;
         }
-        append([commit]);
-        try {
-          fsyncSync(fd);
-          closeSync(fd);
-          closed = true;
-          renameSync(tmp, final);
-          fsyncDir(gdir);
-        } catch (err) {
-          abort();
-          throw wrapIo(err, `Cannot write the spool segment ${final}`);
-        }
-        this.addSegment(group, { file: final, offer, size: pos }, locs);
+        w.commit(commit);
+        this.addSegment(group, { file: w.final, offer, size: w.size }, w.locs);
         this.onStored(group, offer);
       },
     };
