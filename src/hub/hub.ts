@@ -8,7 +8,7 @@
  *   ALERT line until it has caught up; `block` keeps it gating (protection stops advancing)
  *   and raises the ALERT once;
  * - the spool keeps a commit until every target acknowledged it; when it would outgrow
- *   `spoolMax`, commits only lagging async/degraded targets still need are dropped from it
+ *   `spoolMax`, commits only disconnected async/degraded targets still need are dropped from it
  *   and those targets are later resynchronised from the tap (whose vault keeps everything):
  *   the hub lowers its floor and makes the tap resend — nothing is silently lost.
  */
@@ -115,7 +115,7 @@ export class Hub {
         for (let warned = false; this.spool.bytes + size > this.o.spoolMax && this.spool.bytes > 0;) {
           this.evict();
           if (this.spool.bytes + size <= this.o.spoolMax) break;
-          if (!warned) this.o.log(`spool full (${this.spool.bytes} of ${this.o.spoolMax} bytes): holding the taps back until sync targets catch up`);
+          if (!warned) this.o.log(`spool full (${this.spool.bytes} of ${this.o.spoolMax} bytes): holding the taps back until the connected targets catch up`);
           warned = true;
           await new Promise((r) => setTimeout(r, 200));
         }
@@ -161,10 +161,12 @@ export class Hub {
     for (const [group, links] of this.links) {
       const beyond = this.spool.dropAfterGap(group);
       if (beyond > 0) this.o.log(`spool over ${this.o.spoolMax} bytes: dropped ${beyond} bytes of group "${group}" received after a gap at seq:${this.spool.durableSeq(group) + 1}; the tap resends them`);
-      const gating = links.filter((l) => l.gatesProtection);
-      const upTo = Math.min(this.spool.durableSeq(group), ...gating.map((l) => Math.max(0, l.sender.ackedSeq)));
+      // Kept for: sync targets that gate protection, and any connected target (it is
+      // catching up: waiting for it is backpressure, dropping its next commits a livelock).
+      const holding = links.filter((l) => l.gatesProtection || l.sender.connected);
+      const upTo = Math.min(this.spool.durableSeq(group), ...holding.map((l) => Math.max(0, l.sender.ackedSeq)));
       if (upTo <= this.spool.floor(group)) continue;
-      const lagging = links.filter((l) => !l.gatesProtection && l.sender.ackedSeq < upTo);
+      const lagging = links.filter((l) => !holding.includes(l) && l.sender.ackedSeq < upTo);
       const freed = this.spool.collect(group, upTo, false);
       if (freed > 0) {
         this.o.log(`ALERT: spool over ${this.o.spoolMax} bytes: dropped group "${group}" commits through seq:${upTo} from the spool; ` +

@@ -2,14 +2,14 @@
  * The sending side of a replication stream for one group: connects (again and again, with
  * backoff, after any failure), learns the receiver's durable seq, then offers commits in
  * seq order from its CommitSource — chunk ids first, only the chunks the receiver lacks
- * next — and moves on only when the receiver acknowledged the commit as durable. One
- * commit is in flight at a time, so memory is bounded by one commit's blobs and a slow
- * receiver slows the sender (the socket's backpressure reaches `send`).
+ * next. A commit counts as shipped only once the receiver acknowledged it as durable; up
+ * to WINDOW commits are in flight, blobs read batch by batch as they are sent, so memory
+ * stays bounded and a slow receiver slows the sender (socket backpressure reaches `send`).
  */
 import { TidemarkError } from '../common/errors.js';
 import { FrameType, type Frame } from '../wire/frame-codec.js';
 import type { FramedConnection } from '../wire/framed-connection.js';
-import { AckSchema, NeedSchema, PROTOCOL_VERSION, StateSchema, encodeBlobs, parseJson, type Offer, type WireBlob } from '../wire/messages.js';
+import { AckSchema, NeedSchema, PROTOCOL_VERSION, StateSchema, encodeBlobs, parseJson, type Need, type Offer, type WireBlob } from '../wire/messages.js';
 import type { CommitSource } from './commit-stream.js';
 
 export interface SenderOptions {
@@ -30,6 +30,8 @@ export interface SenderOptions {
 
 /** Blobs per `blobs` frame: small enough to shape smoothly and bound memory, large enough to be cheap. */
 const BATCH_BYTES = 256 * 1024;
+/** Commits in flight (offered, not yet acknowledged) on one stream. */
+const WINDOW = 4;
 
 /** One group's stream to one receiver; `run` until `stop`. */
 export class StreamSender {
@@ -129,50 +131,68 @@ export class StreamSender {
     await conn.send(FrameType.hello, { proto: PROTOCOL_VERSION, group: g, node: this.o.node });
     const state = parseJson(await this.recv(conn, FrameType.state), StateSchema, 'state');
     this.ackedSeq = state.durableSeq;
+    // Commits offered and not yet acknowledged, oldest first. A new offer goes out only once
+    // every commit in flight has its blobs sent, so the receiver reads offer, blobs, offer…
+    // in order; it need not wait for the previous ack (one round trip per commit, not two).
+    const inflight: { offer: Offer; blobsSent: boolean; wire: number; raw: number }[] = [];
     while (!this.stopping) {
-      const offer = this.o.source.next(g, this.ackedSeq);
-      if (!offer) {
+      while (inflight.length < WINDOW && inflight.every((x) => x.blobsSent)) {
+        const offer = this.o.source.next(g, inflight.length > 0 ? inflight[inflight.length - 1]!.offer.lastSeq : this.ackedSeq);
+        if (!offer) break;
+        const before = conn.bytesOut;
+        await conn.send(FrameType.offer, offer);
+        inflight.push({ offer, blobsSent: false, wire: conn.bytesOut - before, raw: 0 });
+      }
+      if (inflight.length === 0) {
         // Idle: handle frames as they come (protected) and look again at the next poll or kick.
         for (let f = conn.poll(); f; f = conn.poll()) this.unsolicited(f);
         await Promise.race([conn.wait(this.o.pollMs ?? 200), this.sleep(this.o.pollMs ?? 200)]);
         this.kick();
         continue;
       }
-      const before = conn.bytesOut;
-      await conn.send(FrameType.offer, offer);
-      // The receiver answers `need`, or `ack` at once when it holds the commit already.
-      let reply = await this.recv(conn, FrameType.need, FrameType.ack);
-      let raw = 0;
+      // Replies come in offer order: `need` for the one commit awaiting it, `ack` for the oldest.
+      const reply = await this.recv(conn, FrameType.need, FrameType.ack);
       if (reply.type === FrameType.need) {
+        const item = inflight.find((x) => !x.blobsSent);
         const need = parseJson(reply, NeedSchema, 'need');
-        if (need.commit !== offer.commit) throw new TidemarkError('TM_PROTOCOL', `need for commit ${need.commit.slice(0, 16)} while ${offer.commit.slice(0, 16)} was offered`);
-        // Batches of about BATCH_BYTES, read as they are sent: memory holds one batch.
-        let batch: WireBlob[] = [];
-        let size = 0;
-        const ids = [...need.ids, offer.commit];
-        const deltas = new Set(need.deltas ?? []);
-        for (let i = 0; i < ids.length; i++) {
-          const id = Buffer.from(ids[i]!, 'hex');
-          const base = deltas.has(ids[i]!) ? offer.bases?.[ids[i]!] : undefined;
-          const b = (base && this.o.source.readDelta?.(id, Buffer.from(base, 'hex'))) || this.o.source.readBlob(id);
-          raw += b.rawLength;
-          batch.push(b);
-          size += b.sealed.length;
-          if (size >= BATCH_BYTES || i === ids.length - 1) {
-            await conn.send(FrameType.blobs, encodeBlobs(batch), false);
-            batch = [];
-            size = 0;
-          }
-        }
-        reply = await this.recv(conn, FrameType.ack);
+        if (!item || need.commit !== item.offer.commit) throw new TidemarkError('TM_PROTOCOL', `need for commit ${need.commit.slice(0, 16)} that awaits no blobs`);
+        const before = conn.bytesOut;
+        item.raw = await this.sendBlobs(conn, item.offer, need);
+        item.wire += conn.bytesOut - before;
+        item.blobsSent = true;
+        continue;
       }
       const ack = parseJson(reply, AckSchema, 'ack');
-      if (ack.seq !== offer.lastSeq) throw new TidemarkError('TM_PROTOCOL', `ack for seq:${ack.seq} while seq:${offer.lastSeq} was sent`);
+      const head = inflight.shift();
+      if (!head || ack.seq !== head.offer.lastSeq) throw new TidemarkError('TM_PROTOCOL', `ack for seq:${ack.seq} while seq:${head?.offer.lastSeq ?? 'none'} was expected`);
       this.ackedSeq = ack.seq;
       this.lastContact = Date.now();
-      const wire = conn.bytesOut - before;
-      this.bytesSent += wire;
-      this.o.onAck?.(offer, wire, raw);
+      this.bytesSent += head.wire;
+      this.o.onAck?.(head.offer, head.wire, head.raw);
     }
+  }
+
+  /** Send the needed chunks (as deltas where accepted) and the commit, in ~BATCH_BYTES frames; returns their raw bytes. */
+  private async sendBlobs(conn: FramedConnection, offer: Offer, need: Need): Promise<number> {
+    // Read as they are sent: memory holds one batch.
+    let raw = 0;
+    let batch: WireBlob[] = [];
+    let size = 0;
+    const ids = [...need.ids, offer.commit];
+    const deltas = new Set(need.deltas ?? []);
+    for (let i = 0; i < ids.length; i++) {
+      const id = Buffer.from(ids[i]!, 'hex');
+      const base = deltas.has(ids[i]!) ? offer.bases?.[ids[i]!] : undefined;
+      const b = (base && this.o.source.readDelta?.(id, Buffer.from(base, 'hex'))) || this.o.source.readBlob(id);
+      raw += b.rawLength;
+      batch.push(b);
+      size += b.sealed.length;
+      if (size >= BATCH_BYTES || i === ids.length - 1) {
+        await conn.send(FrameType.blobs, encodeBlobs(batch), false);
+        batch = [];
+        size = 0;
+      }
+    }
+    return raw;
   }
 }
