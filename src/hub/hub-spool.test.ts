@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Offer, WireBlob } from '../wire/messages.js';
@@ -43,6 +43,9 @@ describe('HubSpool', () => {
       assert.deepEqual(again.readBlob(c1.id).sealed, c1.sealed);
       assert.ok(!readdirSync(join(dir, 'g')).some((f) => f.startsWith('.tmp-')), 'an unfinished segment is removed at start');
       assert.ok(again.dropAfterGap('g') > 0, 'the segment after the gap goes under pressure');
+      const seg = join(dir, 'g', readdirSync(join(dir, 'g')).find((f) => f.endsWith('.seg'))!);
+      truncateSync(seg, statSync(seg).size - 1);
+      assert.throws(() => new HubSpool(dir), { code: 'TM_CORRUPT' }, 'a damaged segment is reported at start');
       assert.equal(again.next('g', 5), undefined);
     } finally {
       rmSync(dir, { recursive: true, force: true });

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { TidemarkError } from '../common/errors.js';
 import { writeFileDurable, fsyncDir } from '../common/durable-file.js';
 import type { Offer, WireBlob } from '../wire/messages.js';
-import { parseSegment, SegmentWriter, type BlobLoc } from './spool-segment.js';
+import { scanSegment, SegmentWriter, type BlobLoc } from './spool-segment.js';
 import type { CommitSink, CommitSource, CommitWriter } from '../replication/commit-stream.js';
 import { DELTA_BLOB } from '../replication/chunk-delta.js';
 
@@ -56,13 +56,9 @@ export class HubSpool implements CommitSink, CommitSource {
     for (const f of readdirSync(gdir).filter((n) => n.endsWith('.seg')).sort()) {
       // A temporary segment is a commit that was never acknowledged: the tap resends it.
       if (f.startsWith('.tmp-')) { unlinkSync(join(gdir, f)); continue; }
-      this.indexSegment(g, join(gdir, f), readFileSync(join(gdir, f)));
+      const { offer, locs, size } = scanSegment(join(gdir, f));
+      this.addSegment(g, { file: join(gdir, f), offer, size }, locs);
     }
-  }
-
-  private indexSegment(g: string, file: string, data: Buffer): void {
-    const { offer, locs } = parseSegment(data, file);
-    this.addSegment(g, { file, offer, size: data.length }, locs);
   }
 
   private addSegment(g: string, seg: Segment, locs: readonly [string, BlobLoc][]): void {

@@ -7,9 +7,9 @@
  *
  * SegmentWriter streams one into a temporary file as batches arrive and makes it durable
  * with the steps of writeFileDurable spread over the stream (fsync, rename, fsync dir);
- * parseSegment reads one back at start.
+ * scanSegment indexes one at start.
  */
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { ByteReader, ByteWriter } from '../common/byte-io.js';
@@ -22,18 +22,41 @@ const MAGIC = Buffer.from('TMSG');
 /** Where a blob lies in a segment file. */
 export interface BlobLoc { type: number; flags: number; rawLength: number; offset: number; length: number }
 
-/** Parse a whole segment: its offer and where each blob lies. */
-export function parseSegment(data: Buffer, file: string): { offer: Offer; locs: [string, BlobLoc][] } {
-  const r = new ByteReader(data, `spool segment ${file}`);
-  if (!r.bytes(4).equals(MAGIC) || r.u8() !== 1) throw new TidemarkError('TM_CORRUPT', `${file} is not a spool segment`);
-  const offer = OfferSchema.parse(JSON.parse(r.lbytes().toString('utf8')));
-  const locs: [string, BlobLoc][] = [];
-  while (r.remaining > 0) {
-    const type = r.u8(), flags = r.u8(), id = r.bytes(32), rawLength = r.u32(), length = r.u32();
-    locs.push([id.toString('hex'), { type, flags, rawLength, offset: r.offset, length }]);
-    r.bytes(length);
+/**
+ * Index a segment file: its offer and where each blob lies. Reads only the headers (the
+ * sealed bytes are skipped), so a large spool is indexed at start without loading it.
+ */
+export function scanSegment(file: string): { offer: Offer; locs: [string, BlobLoc][]; size: number } {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const read = (pos: number, n: number): Buffer => {
+      if (pos + n > size) throw new TidemarkError('TM_CORRUPT', `spool segment ${file} is truncated at byte ${pos}`);
+      const b = Buffer.allocUnsafe(n);
+      let got = 0;
+      while (got < n) {
+        const k = readSync(fd, b, got, n - got, pos + got);
+        if (k === 0) throw new TidemarkError('TM_CORRUPT', `spool segment ${file} is truncated at byte ${pos + got}`);
+        got += k;
+      }
+      return b;
+    };
+    const head = read(0, 9);
+    if (!head.subarray(0, 4).equals(MAGIC) || head[4] !== 1) throw new TidemarkError('TM_CORRUPT', `${file} is not a spool segment`);
+    const jsonLen = head.readUInt32LE(5);
+    const offer = OfferSchema.parse(JSON.parse(read(9, jsonLen).toString('utf8')));
+    const locs: [string, BlobLoc][] = [];
+    for (let pos = 9 + jsonLen; pos < size;) {
+      const r = new ByteReader(read(pos, 42), `spool segment ${file}`);
+      const type = r.u8(), flags = r.u8(), id = r.bytes(32), rawLength = r.u32(), length = r.u32();
+      if (pos + 42 + length > size) throw new TidemarkError('TM_CORRUPT', `spool segment ${file}: blob at byte ${pos} runs past the end`);
+      locs.push([id.toString('hex'), { type, flags, rawLength, offset: pos + 42, length }]);
+      pos += 42 + length;
+    }
+    return { offer, locs, size };
+  } finally {
+    closeSync(fd);
   }
-  return { offer, locs };
 }
 
 /** A segment being received, in `.tmp-<12 hex>.seg` beside its final name. */
