@@ -14,6 +14,11 @@ import { registerPrune } from './commands/prune.js';
 import { registerProtectVolume } from './commands/protect-volume.js';
 import { registerImage } from './commands/image.js';
 import { registerConsole } from './commands/console.js';
+import { registerPki } from './commands/pki.js';
+import { registerHub } from './commands/hub.js';
+import { registerVaultServe } from './commands/vault-serve.js';
+import { registerAnalyze } from './commands/analyze.js';
+import { registerReplStatus } from './commands/repl-status.js';
 
 export function buildProgram(): Command {
   const program = new Command('tidemark')
@@ -31,6 +36,11 @@ export function buildProgram(): Command {
   registerProtectVolume(program);
   registerImage(program);
   registerConsole(program);
+  registerPki(program);
+  registerHub(program);
+  registerVaultServe(program);
+  registerAnalyze(program);
+  registerReplStatus(program);
   return program;
 }
 

@@ -18,8 +18,11 @@ export const ERROR_CODES = {
   TM_UNSAFE_PATH: 8,
   TM_DISK_FULL: 9,
   TM_IO: 10,
-  TM_LIMIT: 11,
+  TM_LIMIT: 14,
   TM_FORMAT: 6,
+  TM_AUTH: 11,
+  TM_PROTOCOL: 12,
+  TM_UNREACHABLE: 13,
   TM_INTERNAL: 70,
 } as const;
 

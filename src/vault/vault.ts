@@ -468,6 +468,63 @@ export class Vault {
       return { blob: id, pack: p.name, size: p.size };
     });
   }
+
+  // ---- replication ----------------------------------------------------------------------
+  // Used by replication (src/replication, src/tap/shipper): reading sealed blobs as they
+  // are, to ship them, and storing a commit received from a peer with the same ordering
+  // rules as a capture. Nothing above this section depends on it.
+
+  /** A stored blob exactly as sealed (what a replication peer receives), or undefined. */
+  readSealed(id: Buffer): { type: number; flags: number; rawLength: number; sealed: Buffer } | undefined {
+    const loc = this.index.blob(id);
+    if (!loc) return undefined;
+    return { type: loc.type, flags: loc.flags, rawLength: loc.rawLength, sealed: this.packs.readRange(loc.pack, loc.offset, loc.length) };
+  }
+
+  /** Every chunk id a stored commit references (each once). */
+  static chunkIdsOf(c: StoredCommit): Buffer[] {
+    const seen = new Map<string, Buffer>();
+    for (const rec of c.records) {
+      if (rec.op !== 'put') continue;
+      for (const x of rec.entry.extents) if (x.id) seen.set(x.id.toString('hex'), x.id);
+    }
+    return [...seen.values()];
+  }
+
+  /**
+   * Store blobs received from a replication peer: chunks this vault lacked, and, last, the
+   * sealed commit that references them (chunks may come in earlier calls). Every blob is
+   * opened and checked (AEAD, id) before it is kept; the commit must be of `group` and
+   * every chunk it references must be here. The chunks and the commit are made durable in
+   * a pack first; then one index transaction names that pack and applies the commit (a
+   * crash in between leaves a pack `syncIndex` applies on the next open). Returns the
+   * group's last seq once a commit was applied, null for chunks alone.
+   */
+  storeReplicated(group: string, blobs: readonly { type: number; flags: number; id: Buffer; rawLength: number; sealed: Buffer }[]): number | null {
+    const w = this.requireWriter();
+    const last = blobs[blobs.length - 1];
+    const chunks = last?.type === BlobType.commit ? blobs.slice(0, -1) : blobs;
+    for (const b of chunks) {
+      if (b.type !== BlobType.data) throw new TidemarkError('TM_PROTOCOL', 'a replicated commit carries one commit blob, last');
+      this.sealer.open(b.id, b.sealed, b.flags, b.rawLength, `received chunk ${b.id.toString('hex').slice(0, 16)}`);
+      if (!this.hasBlob(b.id)) this.addSealed(b.type, b.id, b.sealed, b.flags, b.rawLength);
+    }
+    if (!last || last.type !== BlobType.commit) return null;
+    const what = `received commit ${last.id.toString('hex').slice(0, 16)}`;
+    const c = decodeCommit(this.sealer.open(last.id, last.sealed, last.flags, last.rawLength, what), what);
+    if (c.group !== group) throw new TidemarkError('TM_PROTOCOL', `${what} is of group "${c.group}", not "${group}"`);
+    for (const id of Vault.chunkIdsOf(c)) {
+      if (!this.hasBlob(id)) throw new TidemarkError('TM_PROTOCOL', `${what} references chunk ${id.toString('hex').slice(0, 16)}, which was neither sent nor stored here`);
+    }
+    this.pool?.drain(this.sink);
+    w.add(BlobType.commit, last.id, last.sealed, last.flags, last.rawLength);
+    const p = w.flush();
+    this.index.transaction(() => {
+      if (p) this.recordPack(p);
+      this.applyCommit(last.id, c);
+    });
+    return this.index.lastSeq(this.index.ensureGroup(group));
+  }
 }
 
 /** A journal commit `syncIndex` could not read or apply. */

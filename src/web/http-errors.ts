@@ -38,6 +38,9 @@ const TIDEMARK_STATUS: Record<ErrorCode, number> = {
   TM_DISK_FULL: 507,
   TM_IO: 500,
   TM_LIMIT: 503,
+  TM_AUTH: 403,
+  TM_PROTOCOL: 502,
+  TM_UNREACHABLE: 502,
   TM_FORMAT: 500,
   TM_INTERNAL: 500,
 };

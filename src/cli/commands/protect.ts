@@ -13,6 +13,7 @@ import { loadIgnoreRules } from '../../tap/file/ignore-rules.js';
 import { nowMs } from '../../common/clock.js';
 import { startEmbeddedConsole } from '../../web/embedded-console.js';
 import { DEFAULT_LISTEN } from '../../web/console-server.js';
+import { withShipper } from '../../tap/shipper/start-shipper.js';
 
 const GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -26,7 +27,7 @@ export function defaultGroup(dir: string): string {
   return base || 'root';
 }
 
-interface ProtectOptions extends GlobalOptions { group?: string; once?: boolean; exclude?: string[]; console: string | false }
+interface ProtectOptions extends GlobalOptions { group?: string; once?: boolean; exclude?: string[]; console: string | false; hub?: string }
 
 /** Open the vault for writing, creating it first when this is the embedded default's first run. */
 export function openOrCreateForWrite(o: GlobalOptions, command: string): Vault {
@@ -57,6 +58,7 @@ export function registerProtect(program: Command): void {
     .option('--exclude <pattern...>', 'leave out paths matching these gitignore-style patterns (also read from DIR/.tidemarkignore)')
     .option('--console <addr>', 'while live, serve the web console here (see docs/console.md)', DEFAULT_LISTEN)
     .option('--no-console', 'do not serve the web console')
+    .option('--hub <url>', 'also stream every change to this hub (tls://HOST:PORT; TLS identity from $TIDEMARK_TLS_DIR)')
     .action(async (dir: string, o: ProtectOptions) => {
       const source = resolve(dir);
       let st;
@@ -68,7 +70,7 @@ export function registerProtect(program: Command): void {
         if (!o.once) {
           const web = await startEmbeddedConsole(vault, o.console, { [group]: source });
           try {
-            await runLiveProtect(vault, { source, group, json: o.json === true, exclude: o.exclude });
+            await withShipper(o.hub, vault, { group, json: o.json === true }, () => runLiveProtect(vault, { source, group, json: o.json === true, exclude: o.exclude }));
           } finally {
             await web?.close();
           }

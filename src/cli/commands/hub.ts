@@ -1,0 +1,48 @@
+/** `tidemark hub`: receive taps' change streams and replicate them to target vaults. */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { TidemarkError } from '../../common/errors.js';
+import { Hub } from '../../hub/hub.js';
+import { serveMetrics } from '../../hub/metrics-server.js';
+import { parseTargetSpec } from '../../hub/target-spec.js';
+import { loadIdentity } from '../../pki/tls-identity.js';
+import { parseRate } from '../../replication/bandwidth-schedule.js';
+import { listenAddress, logLine, untilSignal } from './serve-common.js';
+
+interface HubOptions { listen: string; tls: string; state: string; target?: string[]; spoolMax: string; metrics?: string; caDir?: string; allowPeer?: string[]; json?: boolean }
+
+export function registerHub(program: Command): void {
+  program.command('hub').description('run a hub: receive taps\' streams (mutual TLS), spool them, replicate to vaults')
+    .requiredOption('--listen <host:port>', 'address for taps (port 0: any free port)')
+    .requiredOption('--tls <dir>', 'this node\'s TLS directory (ca.crt, node.key, node.crt)')
+    .requiredOption('--state <dir>', 'the hub\'s state directory (spool, I/O profile)')
+    .option('--target <spec...>', 'NAME=tls://HOST:PORT[,mode=sync|async][,outage=block|degrade][,timeout=5s][,rate=10MB@08:00-18:00;unlimited][,groups=G1|G2]')
+    .option('--spool-max <bytes>', 'bound of the disk spool (e.g. 10GB)', '10GB')
+    .option('--metrics <host:port>', 'serve /metrics (Prometheus) and /status (JSON) over HTTP here')
+    .option('--ca-dir <dir>', 'redeem `tidemark pki token` enrolment tokens with this CA')
+    .option('--allow-peer <name...>', 'accept streams only from these nodes (certificate names of taps); default: any node of the CA')
+    .option('--json', 'print events as JSON lines on stdout')
+    .action(async (o: HubOptions) => {
+      const spoolMax = parseRate(o.spoolMax);
+      if (!(spoolMax > 0)) throw new TidemarkError('TM_USAGE', '--spool-max must be positive');
+      const targets = (o.target ?? []).map(parseTargetSpec);
+      if (new Set(targets.map((t) => t.name)).size !== targets.length) throw new TidemarkError('TM_USAGE', 'two targets have the same name');
+      const hub = new Hub({ stateDir: resolve(o.state), identity: loadIdentity(resolve(o.tls)), targets, spoolMax, caDir: o.caDir ? resolve(o.caDir) : undefined, allow: o.allowPeer, log: logLine('hub') });
+      const { host, port } = listenAddress(o.listen);
+      const bound = await hub.listen(host, port);
+      let metricsPort: number | null = null;
+      let closeMetrics = (): void => undefined;
+      if (o.metrics) {
+        const m = listenAddress(o.metrics);
+        const srv = await serveMetrics(m.host, m.port, () => hub.status());
+        metricsPort = srv.port;
+        closeMetrics = () => srv.server.close();
+      }
+      const ready = { event: 'listening', role: 'hub', port: bound, metricsPort, targets: targets.map((t) => ({ name: t.name, url: t.url, mode: t.mode, outage: t.outage, rate: t.rate })) };
+      if (o.json) process.stdout.write(JSON.stringify(ready) + '\n');
+      else process.stderr.write(`Hub listening on ${host}:${bound}${metricsPort ? `, metrics on ${o.metrics?.replace(/:\d+$/, '')}:${metricsPort}` : ''} (Ctrl-C to stop)\n`);
+      await untilSignal();
+      closeMetrics();
+      await hub.close();
+    });
+}
