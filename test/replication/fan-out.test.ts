@@ -109,6 +109,13 @@ describe('tap → hub → sync and async vaults', () => {
     assert.equal(rs.taps[0]?.connected, true);
     assert.ok(rs.taps[0]!.protectedSeq > 0 && rs.taps[0]!.protectedSeq <= rs.taps[0]!.localSeq);
     assert.equal(rs.hub.groups.length, 1);
+    // The same figures in `tidemark status --json`, beside the group's capture state.
+    const st = await tidemarkJson<{ groups: { group: string; replication: { hub: string; connected: boolean; protectedSeq: number } | null }[] }>(
+      ['status', '--vault', dep.tapVault], { env: dep.env });
+    const sg = st.groups.find((x) => x.group === G);
+    assert.ok(sg?.replication, `status --json shows no replication for ${G}: ${JSON.stringify(st)}`);
+    assert.equal(sg.replication.connected, true);
+    assert.ok(sg.replication.protectedSeq > 0);
     await tap.kill();
     assert.equal(tap.exitCode, 0, tap.describe());
   });

@@ -65,6 +65,11 @@ export function registerProtect(program: Command): void {
       try { st = statSync(source); } catch { throw new TidemarkError('TM_USAGE', `Cannot protect ${source}: no such directory`); }
       if (!st.isDirectory()) throw new TidemarkError('TM_USAGE', `Cannot protect ${source}: not a directory`);
       const group = validateGroup(o.group ?? defaultGroup(source));
+      if (o.once && o.hub) {
+        throw new TidemarkError('TM_USAGE', '--hub streams a live protect; --once records one state and exits', {
+          hint: 'run `tidemark protect DIR --hub URL` (live) to ship to a hub',
+        });
+      }
       const vault = openOrCreateForWrite(o, `protect ${source}`);
       try {
         if (!o.once) {

@@ -1,28 +1,16 @@
 /** `tidemark repl status`: the tap's shippers (from the vault's run directory) and, with --hub-metrics, the hub's view. */
 import type { Command } from 'commander';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { TidemarkError } from '../../common/errors.js';
-import type { ShipperStatus } from '../../tap/shipper/start-shipper.js';
+import { readShipperStatuses } from '../../tap/shipper/start-shipper.js';
 import type { HubStatus } from '../../hub/hub.js';
 import { formatBytes, output, vaultDir, withGlobals, type GlobalOptions } from '../cli-context.js';
-
-function readShippers(vault: string): ShipperStatus[] {
-  let files: string[];
-  try { files = readdirSync(join(vault, 'run', 'ship')).filter((f) => f.endsWith('.json')); } catch { return []; }
-  const out: ShipperStatus[] = [];
-  for (const f of files) {
-    try { out.push(JSON.parse(readFileSync(join(vault, 'run', 'ship', f), 'utf8')) as ShipperStatus); } catch { /* being replaced right now */ }
-  }
-  return out;
-}
 
 export function registerReplStatus(program: Command): void {
   const repl = program.command('repl').description('replication status');
   withGlobals(repl.command('status').description('per group: shipped and protected seq, RPO lag; per hub target: lag, backlog, bytes sent vs captured'))
     .option('--hub-metrics <url>', 'the hub\'s metrics address (http://HOST:PORT), to include its per-target figures')
     .action(async (o: GlobalOptions & { hubMetrics?: string }) => {
-      const taps = readShippers(vaultDir(o));
+      const taps = readShipperStatuses(vaultDir(o));
       let hub: HubStatus | null = null;
       if (o.hubMetrics) {
         try {

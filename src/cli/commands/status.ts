@@ -1,6 +1,7 @@
 /** `tidemark status`: per group, whether it is being watched, its last point, lag and ratios. */
 import type { Command } from 'commander';
 import { VolumeIndex } from '../../vault/index/volume-index.js';
+import { readShipperStatuses, type ShipperStatus } from '../../tap/shipper/start-shipper.js';
 import { readRunStatuses } from '../../embedded/run-status.js';
 import { formatBytes, openVault, output, withGlobals, type GlobalOptions } from '../cli-context.js';
 
@@ -10,6 +11,7 @@ export function registerStatus(program: Command): void {
       const vault = openVault(o, false, 'status');
       try {
         const runs = readRunStatuses(vault.dir);
+        const shippers = readShipperStatuses(vault.dir);
         const db = vault.index.db;
         const volumes = new VolumeIndex(vault.index);
         const stored = db.prepare('SELECT coalesce(sum(length), 0) AS stored, coalesce(sum(raw_length), 0) AS raw, count(*) AS n FROM blobs WHERE type = 0').get() as { stored: number; raw: number; n: number };
@@ -33,6 +35,7 @@ export function registerStatus(program: Command): void {
             files: head.files,
             protectedBytes: head.bytes,
             bytesCaptured: run?.bytesCaptured ?? null,
+            replication: replicationOf(shippers.find((x) => x.group === g.name), run !== undefined),
             filesCaptured: run?.filesCaptured ?? null,
           };
         });
@@ -47,10 +50,21 @@ export function registerStatus(program: Command): void {
             (vaultInfo.dedupRatio ? `, dedup ${vaultInfo.dedupRatio.toFixed(2)}x, compression ${vaultInfo.compressionRatio!.toFixed(2)}x` : ''),
           ...groups.map((g) => `  ${g.group}: ${g.watching ? `watching ${g.source} (pid ${g.pid}), RPO lag ${g.rpoLagMs} ms, ${g.pendingChanges} pending` : 'not watched'}; ` +
             `last point ${g.lastPoint ? `seq:${g.lastPoint.seq} at ${g.lastPoint.time}` : 'none'}; ` +
-            (g.kind === 'volume' ? `volume of ${formatBytes(g.protectedBytes)}` : `${g.files} files, ${formatBytes(g.protectedBytes)}`)),
+            (g.kind === 'volume' ? `volume of ${formatBytes(g.protectedBytes)}` : `${g.files} files, ${formatBytes(g.protectedBytes)}`) +
+            (g.replication ? `; shipping to ${String(g.replication.hub)}: at hub seq:${String(g.replication.shippedSeq)}, protected seq:${String(g.replication.protectedSeq)}, lag ${String(g.replication.rpoLagMs)} ms` : '')),
         ].join('\n'));
       } finally {
         vault.close();
       }
     });
+}
+
+/** A group's shipping to a hub, as its live protect last reported it (null: not shipped). */
+function replicationOf(s: ShipperStatus | undefined, live: boolean): Record<string, unknown> | null {
+  if (!s) return null;
+  return {
+    hub: s.hub, live, connected: live && s.connected, lastError: s.lastError, updated: s.updated,
+    localSeq: s.localSeq, shippedSeq: s.shippedSeq, protectedSeq: s.protectedSeq, rpoLagMs: s.rpoLagMs,
+    bytesSent: s.bytesSent, bytesCaptured: s.bytesCaptured,
+  };
 }

@@ -6,7 +6,7 @@
  * `{"event":"shipped"|"protected", …}` line, and VAULT/run/ship/GROUP.json holds the
  * shipper's status for `tidemark repl status`.
  */
-import { mkdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { connectMtls, loadIdentity } from '../../pki/tls-identity.js';
@@ -28,6 +28,17 @@ export function tlsDir(env: NodeJS.ProcessEnv = process.env): string {
 
 export function shipStatusPath(vaultDir: string, group: string): string {
   return join(vaultDir, 'run', 'ship', `${group}.json`);
+}
+
+/** The status files of this vault's shippers (one per group shipped by a live protect). */
+export function readShipperStatuses(vaultDir: string): ShipperStatus[] {
+  let files: string[];
+  try { files = readdirSync(join(vaultDir, 'run', 'ship')).filter((f) => f.endsWith('.json')); } catch { return []; }
+  const out: ShipperStatus[] = [];
+  for (const f of files) {
+    try { out.push(JSON.parse(readFileSync(join(vaultDir, 'run', 'ship', f), 'utf8')) as ShipperStatus); } catch { /* being replaced right now */ }
+  }
+  return out;
 }
 
 /**
