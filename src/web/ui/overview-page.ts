@@ -5,6 +5,7 @@ import { formatBytes, formatDuration, h, mount, svg, timeEl } from './dom.js';
 interface GroupRow {
   name: string; health: string; source: string | null; lastPoint: { seq: number; time: string } | null; points: number;
   rpoLagMs: number | null; rpoTargetMs: number; rpoState: 'green' | 'amber' | 'red'; rpoReason: string; files: number; protectedBytes: number;
+  replication: { hub: string; connected: boolean; shippedSeq: number; protectedSeq: number; rpoLagMs: number; lastError: string | null } | null;
 }
 interface History { rpoTargetMs: number; samples: { time: string; lagMs: number | null }[] }
 
@@ -40,7 +41,9 @@ export async function renderOverview(main: HTMLElement): Promise<void> {
       .then((hist) => mount(chartCell, lagChart(hist, now)), () => mount(chartCell, '—'));
     return h('tr', { 'data-group': g.name },
       h('th', { scope: 'row' }, h('a', { href: `#/group/${encodeURIComponent(g.name)}` }, g.name), g.source ? h('div', { className: 'muted small' }, g.source) : null),
-      h('td', { 'data-label': 'Health' }, h('span', { className: `badge ${g.health === 'protecting' ? 'green' : 'red'}` }, g.health === 'protecting' ? 'protecting' : 'not watched')),
+      h('td', { 'data-label': 'Health' }, h('span', { className: `badge ${g.health === 'protecting' ? 'green' : 'red'}` }, g.health === 'protecting' ? 'protecting' : 'not watched'),
+        g.replication ? h('div', { className: 'muted small', 'data-testid': 'replication', title: g.replication.lastError ?? '' },
+          `→ ${g.replication.hub}: ${g.replication.connected ? 'connected' : 'disconnected'}, protected seq:${g.replication.protectedSeq}, lag ${formatDuration(g.replication.rpoLagMs)}`) : null),
       h('td', { 'data-label': 'Last point' }, g.lastPoint ? h('span', {}, `seq:${g.lastPoint.seq} `, timeEl(g.lastPoint.time)) : '—'),
       h('td', { 'data-label': 'RPO lag' }, h('span', { className: `badge ${g.rpoState}`, title: g.rpoReason, 'data-testid': 'rpo' }, g.rpoLagMs === null ? 'unknown' : formatDuration(g.rpoLagMs)),
         h('div', { className: 'muted small' }, `target ${formatDuration(g.rpoTargetMs)}`)),
