@@ -57,6 +57,8 @@ export class VolumeTap implements NbdExport {
   private inTxn = false;
   private seq: number;
   private durableSeq: number;
+  /** every write with a seq up to this is synced in the backing store and durable in the journal */
+  private syncedSeq: number;
   private waiters: { seq: number; resolve: () => void; reject: (e: Error) => void }[] = [];
   private commitScheduled = false;
   private failure: Error | null = null;
@@ -80,6 +82,7 @@ export class VolumeTap implements NbdExport {
     this.gid = vault.index.ensureGroup(group);
     this.seq = vault.index.lastSeq(this.gid);
     this.durableSeq = this.seq;
+    this.syncedSeq = this.seq;
     this.clock = process.env.TIDEMARK_NOW ? () => nowMs() : Date.now;
     this.timer = setInterval(() => { if (this.pending.length > 0) this.serial(() => this.commitNow()).catch(() => {}); }, opts.commitIntervalMs ?? 200);
     this.timer.unref();
@@ -152,11 +155,18 @@ export class VolumeTap implements NbdExport {
   }
 
   async flush(): Promise<void> {
+    // What this FLUSH must cover: every write acknowledged before it arrived (on any connection).
+    const upTo = this.seq;
     await this.serial(() => {
       this.check();
       this.stats.flushes++;
+      // FLUSHes queued behind one another (several clients, several connections) that no
+      // write came between share the first one's syncs.
+      if (this.syncedSeq >= upTo) return;
+      const covered = this.seq;
       this.backing.sync();
       this.commitNow();
+      this.syncedSeq = covered;
     });
   }
 
@@ -274,6 +284,7 @@ export class VolumeTap implements NbdExport {
     this.inTxn = false;
     this.stats.commits++;
     this.durableSeq = this.seq;
+    this.syncedSeq = this.seq;
     this.pending = [];
     this.pendingBytes = 0;
     const ready = this.waiters.filter((w) => w.seq <= this.durableSeq);

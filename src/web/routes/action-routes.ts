@@ -23,7 +23,7 @@ const imageBody = z.object({
   rw: z.boolean().optional().describe('read/write through a copy-on-write overlay (the journal is never touched)'),
 }).strict();
 
-const imageParams = z.object({ id: z.string().regex(/^[0-9a-f]{12}$/, 'must be an image id') }).strict();
+const imageParams = z.object({ id: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'must be an image id') }).strict();
 
 const restoreBody = z.object({
   at: pointSpec,
