@@ -16,7 +16,12 @@ export interface WrittenPack {
 }
 
 export class PackWriter {
-  private parts: Buffer[] = [];
+  /**
+   * The pack's blobs, copied in as they come into one buffer reused from pack to pack: a
+   * sealed blob is then garbage at once instead of living (and holding its memory) until
+   * the pack is written, which kept hundreds of MB of freed-but-unreleased native memory.
+   */
+  private body = Buffer.allocUnsafe(0);
   private entries: BlobEntry[] = [];
   private size = PACK_HEADER_SIZE;
   private readonly pendingIds = new Set<string>();
@@ -33,7 +38,13 @@ export class PackWriter {
   /** Add an already sealed blob. */
   add(type: number, id: Buffer, sealed: Buffer, flags: number, rawLength: number): void {
     this.entries.push({ type, flags, id, offset: this.size, length: sealed.length, rawLength });
-    this.parts.push(sealed);
+    const at = this.size - PACK_HEADER_SIZE;
+    if (at + sealed.length > this.body.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.targetSize + 8 * 1024 * 1024, (at + sealed.length) * 2));
+      this.body.copy(grown, 0, 0, at);
+      this.body = grown;
+    }
+    sealed.copy(this.body, at);
     this.size += sealed.length;
     this.pendingIds.add(id.toString('hex'));
   }
@@ -45,14 +56,13 @@ export class PackWriter {
   flush(): WrittenPack | null {
     if (this.entries.length === 0) return null;
     const trailer = this.sealer.encrypt(TRAILER_AAD, encodeBlobTable(this.entries));
-    const all = [packHeader(), ...this.parts, trailer, packFooter(trailer.length)];
+    const all = [packHeader(), this.body.subarray(0, this.size - PACK_HEADER_SIZE), trailer, packFooter(trailer.length)];
     const hash = createHash('sha256');
     let size = 0;
     for (const p of all) { hash.update(p); size += p.length; }
     const name = hash.digest('hex');
     writeFileDurable(join(this.vaultDir, packRelPath(name)), all, 0o400);
     const written = { name, size, blobs: this.entries };
-    this.parts = [];
     this.entries = [];
     this.size = PACK_HEADER_SIZE;
     this.pendingIds.clear();
