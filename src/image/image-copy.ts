@@ -5,7 +5,7 @@
  */
 import { closeSync, constants, fdatasyncSync, fstatSync, ftruncateSync, openSync, writeSync } from 'node:fs';
 import { wrapIo } from '../common/errors.js';
-import { isZero } from '../tap/volume/volume-journaler.js';
+import { isZero } from '../common/zero-bytes.js';
 import type { VolumeImage } from './volume-image.js';
 
 const STEP = 1024 * 1024;

@@ -3,6 +3,7 @@
  * lacks. All-zero chunks are not stored: they become hole extents, so sparse files cost
  * nothing and restore as sparse. A file that changes while it is read is read again.
  */
+import { isZero } from '../../common/zero-bytes.js';
 import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
 import { findBoundary, gearTable } from '../../chunking/chunker.js';
 import type { ChunkerParams } from '../../chunking/chunker-api.js';
@@ -30,19 +31,17 @@ function sameStat(a: BigIntStats, b: BigIntStats): boolean {
 export class ContentStore {
   private readonly gear: Uint32Array;
   private readonly params: ChunkerParams;
-  private readonly zeros: Buffer;
   /** read window: one maximal chunk plus one read */
   private readonly window: Buffer;
 
   constructor(private readonly vault: Vault) {
     this.params = vault.config.chunker;
     this.gear = gearTable(vault.key.gearSeed);
-    this.zeros = Buffer.alloc(this.params.maxSize);
     this.window = Buffer.allocUnsafe(this.params.maxSize + READ_SIZE);
   }
 
   private storeChunk(chunk: Uint8Array, extents: Extent[]): number {
-    if (chunk.length <= this.zeros.length && Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length).equals(this.zeros.subarray(0, chunk.length))) {
+    if (isZero(chunk)) {
       extents.push({ id: null, length: chunk.length });
       return 0;
     }

@@ -4,21 +4,12 @@
  * the same bytes dedups), all-zero pieces become holes, and pieces the vault lacks are
  * stored (sealed on worker threads).
  */
+import { isZero } from '../../common/zero-bytes.js';
 import { VOLUME_BLOCK, type Extent } from '../../vault/journal/journal-record.js';
 import type { Vault } from '../../vault/vault.js';
 
 /** Bytes per chunk of volume data: a multiple of VOLUME_BLOCK. */
 export const VOLUME_CHUNK = 64 * 1024;
-const ZERO = Buffer.alloc(VOLUME_CHUNK);
-
-/** True when every byte is zero (compared a chunk's worth at a time, by memcmp). */
-export function isZero(b: Uint8Array): boolean {
-  for (let at = 0; at < b.byteLength; at += ZERO.length) {
-    const n = Math.min(ZERO.length, b.byteLength - at);
-    if (!Buffer.from(b.buffer, b.byteOffset + at, n).equals(ZERO.subarray(0, n))) return false;
-  }
-  return true;
-}
 
 /** The block-aligned range covering [offset, offset + length). */
 export function alignedRange(offset: number, length: number): { start: number; end: number } {

@@ -16,7 +16,8 @@ import { VolumeIndex } from '../../vault/index/volume-index.js';
 import { VOLUME_BLOCK, type VolumeRecord } from '../../vault/journal/journal-record.js';
 import type { Vault } from '../../vault/vault.js';
 import { BackingStore } from './backing-store.js';
-import { alignedRange, isZero, pieces, storePieces, type Piece } from './volume-journaler.js';
+import { isZero } from '../../common/zero-bytes.js';
+import { alignedRange, pieces, storePieces, type Piece } from './volume-journaler.js';
 
 export interface VolumeTapOptions {
   vault: Vault;
