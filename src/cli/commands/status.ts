@@ -1,7 +1,7 @@
 /** `tidemark status`: per group, whether it is being watched, its last point, lag and ratios. */
 import type { Command } from 'commander';
-import { VolumeIndex } from '../../vault/index/volume-index.js';
-import { readShipperStatuses, type ShipperStatus } from '../../tap/shipper/start-shipper.js';
+import { groupContents } from '../../vault/index/group-contents.js';
+import { readShipperStatuses, replicationOf } from '../../tap/shipper/start-shipper.js';
 import { readRunStatuses } from '../../embedded/run-status.js';
 import { formatBytes, openVault, output, withGlobals, type GlobalOptions } from '../cli-context.js';
 
@@ -13,18 +13,14 @@ export function registerStatus(program: Command): void {
         const runs = readRunStatuses(vault.dir);
         const shippers = readShipperStatuses(vault.dir);
         const db = vault.index.db;
-        const volumes = new VolumeIndex(vault.index);
         const stored = db.prepare('SELECT coalesce(sum(length), 0) AS stored, coalesce(sum(raw_length), 0) AS raw, count(*) AS n FROM blobs WHERE type = 0').get() as { stored: number; raw: number; n: number };
         const groups = vault.index.groups().map((g) => {
           const last = vault.index.lastPoint(g.id);
-          const volume = last ? volumes.baselineAt(g.id, last.seq) : undefined;
-          const head = volume
-            ? { files: 0, bytes: volume.size }
-            : db.prepare('SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM head WHERE group_id = ? AND kind = 1').get(g.id) as { files: number; bytes: number };
+          const contents = groupContents(vault.index, g.id);
           const run = runs.find((r) => r.group === g.name && r.alive);
           return {
             group: g.name,
-            kind: volume ? 'volume' : 'files',
+            kind: contents.kind,
             watching: run !== undefined,
             source: run?.source ?? null,
             pid: run?.pid ?? null,
@@ -32,8 +28,8 @@ export function registerStatus(program: Command): void {
             points: vault.index.pointCount(g.id),
             pendingChanges: run?.pendingChanges ?? 0,
             rpoLagMs: run ? run.rpoLagMs + Math.max(0, Date.now() - Date.parse(run.updated)) * (run.pendingChanges > 0 ? 1 : 0) : null,
-            files: head.files,
-            protectedBytes: head.bytes,
+            files: contents.files,
+            protectedBytes: contents.bytes,
             bytesCaptured: run?.bytesCaptured ?? null,
             replication: replicationOf(shippers.find((x) => x.group === g.name), run !== undefined),
             filesCaptured: run?.filesCaptured ?? null,
@@ -59,12 +55,3 @@ export function registerStatus(program: Command): void {
     });
 }
 
-/** A group's shipping to a hub, as its live protect last reported it (null: not shipped). */
-function replicationOf(s: ShipperStatus | undefined, live: boolean): Record<string, unknown> | null {
-  if (!s) return null;
-  return {
-    hub: s.hub, live, connected: live && s.connected, lastError: s.lastError, updated: s.updated,
-    localSeq: s.localSeq, shippedSeq: s.shippedSeq, protectedSeq: s.protectedSeq, rpoLagMs: s.rpoLagMs,
-    bytesSent: s.bytesSent, bytesCaptured: s.bytesCaptured,
-  };
-}

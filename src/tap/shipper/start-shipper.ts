@@ -30,6 +30,21 @@ export function shipStatusPath(vaultDir: string, group: string): string {
   return join(vaultDir, 'run', 'ship', `${group}.json`);
 }
 
+/** What `status` and the console show of a group's shipping (null: not shipped); connected only while its protect runs. */
+export function replicationOf(s: ShipperStatus | undefined, live: boolean): ReplicationSummary | null {
+  if (!s) return null;
+  return {
+    hub: s.hub, live, connected: live && s.connected, lastError: s.lastError, updated: s.updated,
+    localSeq: s.localSeq, shippedSeq: s.shippedSeq, protectedSeq: s.protectedSeq, rpoLagMs: s.rpoLagMs,
+    bytesSent: s.bytesSent, bytesCaptured: s.bytesCaptured,
+  };
+}
+
+export interface ReplicationSummary {
+  hub: string; live: boolean; connected: boolean; lastError: string | null; updated: string;
+  localSeq: number; shippedSeq: number; protectedSeq: number; rpoLagMs: number; bytesSent: number; bytesCaptured: number;
+}
+
 /** The status files of this vault's shippers (one per group shipped by a live protect). */
 export function readShipperStatuses(vaultDir: string): ShipperStatus[] {
   let files: string[];

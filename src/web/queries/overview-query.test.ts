@@ -47,15 +47,19 @@ describe('overviewOf', () => {
         ingestOnce(vault, { source: src, group: 'g' });
         ingestOnce(vault, { source: src, group: 'h' });
         mkdirSync(join(root, 'v', 'run', 'ship'), { recursive: true });
+        const updated = new Date().toISOString();
         writeFileSync(join(root, 'v', 'run', 'ship', 'g.json'), JSON.stringify({
-          pid: 1, group: 'g', hub: 'tls://hub1:7400', updated: new Date().toISOString(), connected: true, lastError: null,
+          pid: 1, group: 'g', hub: 'tls://hub1:7400', updated, connected: true, lastError: null,
           localSeq: 9, shippedSeq: 8, protectedSeq: 7, rpoLagMs: 1200, bytesSent: 10, bytesCaptured: 20,
         }));
         const rows = overviewOf(vault, () => 60_000);
         const g = rows.find((r) => r.name === 'g')!;
         assert.equal(g.kind, 'files');
         // No live protect runs here: the shipper's report is shown, but not as connected.
-        assert.deepEqual(g.replication, { hub: 'tls://hub1:7400', connected: false, shippedSeq: 8, protectedSeq: 7, rpoLagMs: 1200, lastError: null });
+        assert.deepEqual(g.replication, {
+          hub: 'tls://hub1:7400', live: false, connected: false, lastError: null, updated,
+          localSeq: 9, shippedSeq: 8, protectedSeq: 7, rpoLagMs: 1200, bytesSent: 10, bytesCaptured: 20,
+        });
         assert.equal(rows.find((r) => r.name === 'h')!.replication, null);
       } finally {
         vault.close();

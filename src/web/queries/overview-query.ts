@@ -3,8 +3,8 @@
  * lag against the target (green within it, amber up to twice it, red beyond or when
  * nothing watches the source), and the size of what it protects.
  */
-import { VolumeIndex } from '../../vault/index/volume-index.js';
-import { readShipperStatuses, type ShipperStatus } from '../../tap/shipper/start-shipper.js';
+import { groupContents } from '../../vault/index/group-contents.js';
+import { readShipperStatuses, replicationOf, type ReplicationSummary } from '../../tap/shipper/start-shipper.js';
 import type { Vault } from '../../vault/vault.js';
 import { readRunStatuses, type RunStatus } from '../../embedded/run-status.js';
 
@@ -28,7 +28,7 @@ export interface GroupOverview {
   files: number;
   protectedBytes: number;
   /** shipping to a hub (from the live protect's shipper status), or null */
-  replication: { hub: string; connected: boolean; shippedSeq: number; protectedSeq: number; rpoLagMs: number; lastError: string | null } | null;
+  replication: ReplicationSummary | null;
 }
 
 /** Lag of a live run as of `now` (its status file is rewritten every second). */
@@ -55,26 +55,19 @@ export function liveRuns(vault: Vault): Map<string, RunStatus> {
 export function overviewOf(vault: Vault, targetOf: (group: string) => number, now = Date.now()): GroupOverview[] {
   const runs = liveRuns(vault);
   const shippers = readShipperStatuses(vault.dir);
-  const volumes = new VolumeIndex(vault.index);
-  const sizes = vault.index.db.prepare('SELECT count(*) AS files, coalesce(sum(size), 0) AS bytes FROM head WHERE group_id = ? AND kind = 1');
   return vault.index.groups().filter((g) => g.lastSeq > 0).map((g) => {
     const run = runs.get(g.name);
     const lag = run ? liveLagMs(run, now) : null;
     const target = targetOf(g.name);
     const { state, reason } = rpoState(lag, target);
     const last = vault.index.lastPoint(g.id);
-    const volume = last ? volumes.baselineAt(g.id, last.seq) : undefined;
-    const head = volume ? { files: 0, bytes: volume.size } : sizes.get(g.id) as { files: number; bytes: number };
+    const contents = groupContents(vault.index, g.id);
     return {
       name: g.name, health: run ? 'protecting' : 'not-watched', source: run?.source ?? null, pid: run?.pid ?? null,
       lastPoint: last ?? null, points: vault.index.pointCount(g.id),
-      rpoLagMs: lag, rpoTargetMs: target, rpoState: state, rpoReason: reason, kind: volume ? 'volume' as const : 'files' as const, files: head.files, protectedBytes: head.bytes,
+      rpoLagMs: lag, rpoTargetMs: target, rpoState: state, rpoReason: reason, kind: contents.kind, files: contents.files, protectedBytes: contents.bytes,
       replication: replicationOf(shippers.find((x) => x.group === g.name), run !== undefined),
     };
   });
 }
 
-function replicationOf(s: ShipperStatus | undefined, live: boolean): GroupOverview['replication'] {
-  if (!s) return null;
-  return { hub: s.hub, connected: live && s.connected, shippedSeq: s.shippedSeq, protectedSeq: s.protectedSeq, rpoLagMs: s.rpoLagMs, lastError: s.lastError };
-}
