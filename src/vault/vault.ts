@@ -11,6 +11,7 @@ import { TidemarkError, isErrno, wrapIo } from '../common/errors.js';
 import { writeFileDurable } from '../common/durable-file.js';
 import { newMasterKey, parseKeyFile, unwrapMasterKey, wrapMasterKey, type MasterKey } from './crypto/master-key.js';
 import { Sealer } from './crypto/sealer.js';
+import { replayWriteLogs } from './write-log/replay-write-logs.js';
 import { SealPool, type SealedResult } from './crypto/seal-pool.js';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
@@ -142,7 +143,17 @@ export class Vault {
     }
     try {
       // Only the lock holder may write the index; a reader beside a live writer trusts it.
-      if (lock) vault.syncIndex();
+      if (lock) {
+        vault.syncIndex();
+        // Writes a volume tap logged but did not fold before it stopped (docs/FORMAT.md, "Volume write logs").
+        try {
+          replayWriteLogs(vault);
+        } catch (err) {
+          // A reader still reads what the journal holds; a writer must not build on a gap.
+          if (opts.write || !(err instanceof TidemarkError)) throw err;
+          process.emitWarning(`${err.message}${err.hint ? ` (${err.hint})` : ''}; reading the journal as it is`);
+        }
+      }
       vault.syncBookmarks();
     } catch (err) {
       vault.close();

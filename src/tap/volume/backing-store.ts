@@ -4,10 +4,15 @@
  * writes; a synchronous pwrite of a page-cache page is cheaper than a thread-pool hop).
  */
 import { closeSync, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, writeSync, ftruncateSync, constants } from 'node:fs';
+import { SyncGroup } from '../../common/sync-group.js';
 import { TidemarkError, isErrno, wrapIo } from '../../common/errors.js';
 
 export class BackingStore {
-  private constructor(readonly path: string, private fd: number, readonly size: number) {}
+  private readonly syncs: SyncGroup;
+
+  private constructor(readonly path: string, private fd: number, readonly size: number) {
+    this.syncs = new SyncGroup(() => this.fd, `the backing store ${path}`);
+  }
 
   /** Open `path` read/write; create a file of `size` bytes when it does not exist. */
   static open(path: string, size?: number): BackingStore {
@@ -42,6 +47,12 @@ export class BackingStore {
   write(offset: number, data: Uint8Array): void {
     let done = 0;
     while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, offset + done);
+  }
+
+
+  /** fdatasync on the thread pool (shared by callers that ask while one runs). */
+  syncAsync(): Promise<void> {
+    return this.syncs.sync();
   }
 
   sync(): void {

@@ -4,10 +4,18 @@
  * was in (crash-consistent). Mutations run one at a time (a promise chain): the backing
  * write, the journal record and its seq happen together, so seq order is ack order.
  *
- * Durability: a record is durable once its commit is (vault.commit). FLUSH commits
- * everything acknowledged on any connection (so the export is multi-conn safe); FUA and
- * `sync` mode wait for the record's commit before acknowledging; otherwise commits
- * happen at least every `commitIntervalMs` (the RPO of an unflushed write on a crash).
+ * Two modes. While the baseline runs, every write is journaled directly (records applied
+ * to the index in the vault's open transaction, committed at least every
+ * `commitIntervalMs` and on FLUSH). Once the baseline is recorded, writes go to the
+ * group's write log instead (src/vault/write-log): sealed and appended in seq order,
+ * durable with one fdatasync. FLUSH syncs the log and the backing store (every write
+ * acknowledged on any connection before it: the export is multi-conn safe); FUA and
+ * `sync` mode wait for the log's sync before acknowledging; otherwise the log is synced
+ * at least every `commitIntervalMs` (the RPO of an unflushed write on a crash). The fold
+ * turns logged writes into journal records behind the client's back (on this thread,
+ * between requests) and commits them at least every `commitIntervalMs`, so readers of
+ * the vault see points a moment after they are durable; a tap that dies leaves its log
+ * to the next writer of the vault, which folds it before anything reads.
  */
 import { TidemarkError } from '../../common/errors.js';
 import { nowMs } from '../../common/clock.js';
@@ -17,7 +25,9 @@ import { VOLUME_BLOCK, type VolumeRecord } from '../../vault/journal/journal-rec
 import type { Vault } from '../../vault/vault.js';
 import { BackingStore } from './backing-store.js';
 import { isZero } from '../../common/zero-bytes.js';
-import { alignedRange, pieces, storePieces, type Piece } from './volume-journaler.js';
+import { alignedRange, pieces, storePieces, type Piece } from '../../vault/journal/volume-pieces.js';
+import { WriteLog, type FrameRef } from '../../vault/write-log/write-log.js';
+import { FrameOp } from '../../vault/write-log/write-log-frame.js';
 
 export interface VolumeTapOptions {
   vault: Vault;
@@ -40,13 +50,26 @@ export interface VolumeTapStats {
   durableSeq: number;
   /** capture time of the oldest record not yet durable, or null */
   oldestPendingTime: number | null;
+  /** every write up to this seq is in the journal (folded and committed) */
+  foldedSeq: number;
+  /** bytes of logged writes not yet folded into the journal */
+  unfoldedBytes: number;
 }
+
+/** A logged write waiting to be folded into the journal. */
+interface FoldEntry { op: FrameOp; seq: number; time: number; offset: number; length: number; data: Buffer | null; ref: FrameRef }
 
 type Draft = VolumeRecord extends infer R ? (R extends VolumeRecord ? Omit<R, 'seq' | 'time'> : never) : never;
 
 const BASELINE_REGION = 4 * 1024 * 1024;
 const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 const ZERO_RUN = Buffer.alloc(1024 * 1024);
+/** writes wait for the fold when this much is logged and not folded (bounds the log on disk) */
+const MAX_UNFOLDED = 1024 * 1024 * 1024;
+/** logged writes whose bytes stay in memory until folded (beyond this the fold reads them back) */
+const MAX_RETAINED = 128 * 1024 * 1024;
+/** how long one fold turn may hold the thread before it lets requests in */
+const FOLD_SLICE_MS = 8;
 
 export class VolumeTap implements NbdExport {
   readonly readOnly = false;
@@ -68,6 +91,17 @@ export class VolumeTap implements NbdExport {
   private readonly volumes: VolumeIndex;
   private readonly clock: () => number;
   private closed = false;
+  /** set once the baseline is recorded: writes go to the log from then on */
+  private log: WriteLog | null = null;
+  private foldQueue: (FoldEntry | undefined)[] = [];
+  private foldHead = 0;
+  private folding = false;
+  private foldedSeq: number;
+  private unfoldedBytes = 0;
+  private retainedBytes = 0;
+  private lastFoldCommit = 0;
+  private roomWaiters: (() => void)[] = [];
+  private undurableSince: number | null = null;
   readonly stats = { writes: 0, bytesWritten: 0, flushes: 0, commits: 0 };
   /** called once when journaling fails: the tap then refuses every request */
   onFailure: (err: Error) => void = () => {};
@@ -84,8 +118,9 @@ export class VolumeTap implements NbdExport {
     this.seq = vault.index.lastSeq(this.gid);
     this.durableSeq = this.seq;
     this.syncedSeq = this.seq;
+    this.foldedSeq = this.seq;
     this.clock = process.env.TIDEMARK_NOW ? () => nowMs() : Date.now;
-    this.timer = setInterval(() => { if (this.pending.length > 0) this.serial(() => this.commitNow()).catch(() => {}); }, opts.commitIntervalMs ?? 200);
+    this.timer = setInterval(() => this.tick(), opts.commitIntervalMs ?? 200);
     this.timer.unref();
   }
 
@@ -111,7 +146,19 @@ export class VolumeTap implements NbdExport {
   get groupId(): number { return this.gid; }
 
   status(): VolumeTapStats {
-    return { ...this.stats, lastSeq: this.seq, durableSeq: this.durableSeq, oldestPendingTime: this.pending[0]?.time ?? null };
+    const oldestPendingTime = this.log ? this.undurableSince : this.pending[0]?.time ?? null;
+    return { ...this.stats, lastSeq: this.seq, durableSeq: this.durableSeq, oldestPendingTime, foldedSeq: this.foldedSeq, unfoldedBytes: this.unfoldedBytes };
+  }
+
+  /** Periodic work: make the log durable (the RPO of unflushed writes), commit what is folded. */
+  private tick(): void {
+    if (this.failure || this.closed) return;
+    if (!this.log) {
+      if (this.pending.length > 0) this.serial(() => this.commitNow()).catch(() => {});
+      return;
+    }
+    if (this.seq > this.durableSeq) this.logDurable(false).catch(() => {});
+    if (!this.folding && this.pending.length > 0) this.guard(() => this.foldCommit());
   }
 
   // ---- NBD export -------------------------------------------------------------------------
@@ -123,14 +170,27 @@ export class VolumeTap implements NbdExport {
   }
 
   async write(offset: number, data: Buffer, fua: boolean): Promise<void> {
+    if (this.log) {
+      // Logged writes need no chain: everything from seq to append happens in this turn.
+      this.check();
+      if (this.unfoldedBytes > MAX_UNFOLDED) await this.foldRoom();
+      this.check();
+      const seq = this.writeNow(offset, data);
+      if (fua || this.opts.sync) await this.logDurable(fua, seq);
+      return;
+    }
     const seq = await this.serial(() => {
       this.check();
-      this.backing.write(offset, data);
-      this.stats.writes++;
-      this.stats.bytesWritten += data.length;
-      return this.journalRange(offset, data.length, data);
+      return this.writeNow(offset, data);
     });
     await this.settle(seq, fua);
+  }
+
+  private writeNow(offset: number, data: Buffer): number {
+    this.backing.write(offset, data);
+    this.stats.writes++;
+    this.stats.bytesWritten += data.length;
+    return this.journalRange(offset, data.length, data);
   }
 
   async writeZeroes(offset: number, length: number, fua: boolean): Promise<void> {
@@ -141,7 +201,9 @@ export class VolumeTap implements NbdExport {
       }
       const inner = { start: Math.ceil(offset / VOLUME_BLOCK) * VOLUME_BLOCK, end: Math.floor((offset + length) / VOLUME_BLOCK) * VOLUME_BLOCK };
       if (inner.start >= inner.end) return this.journalRange(offset, length, null);
-      let last = this.append({ op: 'vzero', offset: inner.start, length: inner.end - inner.start });
+      let last = this.log
+        ? this.logFrame(FrameOp.zero, inner.start, inner.end - inner.start, null, false)
+        : this.append({ op: 'vzero', offset: inner.start, length: inner.end - inner.start });
       if (offset < inner.start) last = this.journalRange(offset, inner.start - offset, null);
       if (offset + length > inner.end) last = this.journalRange(inner.end, offset + length - inner.end, null);
       return last;
@@ -158,17 +220,29 @@ export class VolumeTap implements NbdExport {
   async flush(): Promise<void> {
     // What this FLUSH must cover: every write acknowledged before it arrived (on any connection).
     const upTo = this.seq;
-    await this.serial(() => {
+    if (this.log) {
       this.check();
+      this.stats.flushes++;
+      if (this.syncedSeq >= upTo) return;
+      await this.logDurable(true, upTo);
+      if (upTo > this.syncedSeq) this.syncedSeq = upTo;
+      return;
+    }
+    const logged = await this.serial(() => {
+      this.check();
+      // The log started while this FLUSH waited in the chain: it is made durable there.
+      if (this.log) return true;
       this.stats.flushes++;
       // FLUSHes queued behind one another (several clients, several connections) that no
       // write came between share the first one's syncs.
-      if (this.syncedSeq >= upTo) return;
+      if (this.syncedSeq >= upTo) return false;
       const covered = this.seq;
       this.backing.sync();
       this.commitNow();
       this.syncedSeq = covered;
+      return false;
     });
+    if (logged) await this.flush();
   }
 
   // ---- baseline ---------------------------------------------------------------------------
@@ -212,6 +286,9 @@ export class VolumeTap implements NbdExport {
     const endSeq = await this.serial(() => {
       const s = this.append({ op: 'vmark', mark: 'end', size });
       this.commitNow();
+      this.log = WriteLog.create(this.opts.vault.dir, this.opts.vault.sealer, this.opts.group, this.seq + 1);
+      this.foldedSeq = this.seq;
+      this.lastFoldCommit = Date.now();
       return s;
     });
     return { startSeq, endSeq, bytesChanged };
@@ -252,12 +329,20 @@ export class VolumeTap implements NbdExport {
       buf = Buffer.allocUnsafe(end - start);
       this.backing.read(start, buf);
     }
+    if (this.log) return this.logFrame(FrameOp.write, start, end - start, buf, buf !== data);
     return this.append({ op: 'vwrite', offset: start, extents: storePieces(this.opts.vault, pieces(this.opts.vault, start, buf)) });
   }
 
   /** Give a draft its seq and time, apply it to the index (inside the open transaction). */
   private append(draft: Draft): number {
-    const rec = { ...draft, seq: ++this.seq, time: this.clock() } as VolumeRecord;
+    const seq = this.record({ ...draft, seq: this.seq + 1, time: this.clock() } as VolumeRecord);
+    this.seq = seq;
+    if (this.pendingBytes >= MAX_PENDING_BYTES) this.commitNow();
+    return seq;
+  }
+
+  /** Apply a record to the index inside the open transaction; it is durable at the next commit. */
+  private record(rec: VolumeRecord): number {
     const { vault } = this.opts;
     if (!this.inTxn) { vault.begin(); this.inTxn = true; }
     try {
@@ -268,8 +353,115 @@ export class VolumeTap implements NbdExport {
     }
     this.pending.push(rec);
     this.pendingBytes += rec.op === 'vwrite' ? rec.extents.reduce((a, x) => a + x.length, 0) : 0;
-    if (this.pendingBytes >= MAX_PENDING_BYTES) this.commitNow();
     return rec.seq;
+  }
+
+  // ---- write log and fold -----------------------------------------------------------------
+
+  /** Log one write (its bytes already in the backing store) with the next seq; queue it for the fold. */
+  private logFrame(op: FrameOp, offset: number, length: number, payload: Buffer | null, owned: boolean): number {
+    const seq = ++this.seq;
+    const time = this.clock();
+    let ref: FrameRef;
+    try {
+      ref = this.log!.append({ op, seq, time, offset, length }, payload);
+    } catch (err) {
+      this.fail(err as Error);
+      throw err;
+    }
+    let data: Buffer | null = null;
+    if (payload && this.retainedBytes + payload.length <= MAX_RETAINED) {
+      // The NBD server reuses request buffers once a write is acknowledged.
+      data = owned ? payload : Buffer.from(payload);
+      this.retainedBytes += data.length;
+    }
+    this.foldQueue.push({ op, seq, time, offset, length, data, ref });
+    this.unfoldedBytes += payload?.length ?? 0;
+    this.undurableSince ??= time;
+    if (!this.folding) {
+      this.folding = true;
+      setImmediate(() => this.guard(() => this.foldSome()));
+    }
+    return seq;
+  }
+
+  /** Make the log (and with `backing`, the backing store) durable through everything written so far. */
+  private async logDurable(backing: boolean, seq = this.seq): Promise<void> {
+    if (!backing && seq <= this.durableSeq) return;
+    const upTo = this.seq;
+    try {
+      await Promise.all([this.log!.sync(), backing ? this.backing.syncAsync() : undefined]);
+    } catch (err) {
+      this.fail(err as Error);
+      throw err;
+    }
+    if (upTo > this.durableSeq) {
+      this.durableSeq = upTo;
+      if (upTo === this.seq) this.undurableSince = null;
+    }
+  }
+
+  /** One turn of the fold: logged writes become journal records, for at most FOLD_SLICE_MS. */
+  private foldSome(): void {
+    const vault = this.opts.vault;
+    const deadline = performance.now() + FOLD_SLICE_MS;
+    while (this.foldHead < this.foldQueue.length && performance.now() < deadline) {
+      const e = this.foldQueue[this.foldHead]!;
+      this.foldQueue[this.foldHead++] = undefined;
+      if (e.op === FrameOp.zero) {
+        this.record({ op: 'vzero', seq: e.seq, time: e.time, offset: e.offset, length: e.length });
+        continue;
+      }
+      const bytes = e.data ?? this.log!.readPayload(e.ref);
+      if (e.data) this.retainedBytes -= e.data.length;
+      this.record({ op: 'vwrite', seq: e.seq, time: e.time, offset: e.offset, extents: storePieces(vault, pieces(vault, e.offset, bytes)) });
+      this.unfoldedBytes -= bytes.length;
+      if (this.pendingBytes >= MAX_PENDING_BYTES) this.foldCommit();
+    }
+    if (this.foldHead > 4096 && this.foldHead * 2 > this.foldQueue.length) {
+      this.foldQueue = this.foldQueue.slice(this.foldHead);
+      this.foldHead = 0;
+    }
+    if (this.unfoldedBytes <= MAX_UNFOLDED) this.wakeRoom();
+    const caughtUp = this.foldHead === this.foldQueue.length;
+    if (this.pending.length > 0 && Date.now() - this.lastFoldCommit >= (this.opts.commitIntervalMs ?? 200)) this.foldCommit();
+    if (caughtUp) this.folding = false;
+    else setImmediate(() => this.guard(() => this.foldSome()));
+  }
+
+  /** Commit the folded records; delete log segments that hold nothing newer. */
+  private foldCommit(): void {
+    this.check();
+    if (this.pending.length === 0) return;
+    const last = this.pending[this.pending.length - 1]!.seq;
+    this.opts.vault.commit(this.opts.group, this.pending);
+    this.inTxn = false;
+    this.stats.commits++;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.foldedSeq = last;
+    this.lastFoldCommit = Date.now();
+    this.log!.release(this.foldedSeq, this.seq + 1);
+  }
+
+  private foldRoom(): Promise<void> {
+    return new Promise((resolve) => this.roomWaiters.push(resolve));
+  }
+
+  private wakeRoom(): void {
+    const w = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const r of w) r();
+  }
+
+  /** Run fold work; a failure stops the tap (every later request gets the error). */
+  private guard(fn: () => void): void {
+    if (this.failure || this.closed) return;
+    try {
+      fn();
+    } catch (err) {
+      this.fail(err as Error);
+    }
   }
 
   /** Make every pending record durable (must run inside the chain). */
@@ -295,6 +487,11 @@ export class VolumeTap implements NbdExport {
 
   /** Resolve when the write may be acknowledged: at once, or (fua, sync) once durable. */
   private async settle(seq: number, fua: boolean): Promise<void> {
+    // A write that waited in the chain while the log started was logged, not committed.
+    if (this.log) {
+      if (fua || this.opts.sync) await this.logDurable(fua, seq);
+      return;
+    }
     if (fua) this.backing.sync();
     if (!fua && !this.opts.sync) return;
     if (seq <= this.durableSeq) return;
@@ -317,6 +514,7 @@ export class VolumeTap implements NbdExport {
     this.inTxn = false;
     for (const w of this.waiters) w.reject(err);
     this.waiters = [];
+    this.wakeRoom();
     this.onFailure(err);
   }
 
@@ -336,7 +534,18 @@ export class VolumeTap implements NbdExport {
     if (this.closed) return;
     clearInterval(this.timer);
     try {
-      if (!this.failure) await this.serial(() => { this.backing.sync(); this.commitNow(); });
+      if (!this.failure) {
+        await this.serial(() => {
+          this.backing.sync();
+          if (!this.log) { this.commitNow(); return; }
+          // Fold everything still queued, so a clean stop leaves no log behind.
+          this.folding = true;
+          while (this.foldHead < this.foldQueue.length) this.foldSome();
+          this.foldCommit();
+          this.durableSeq = this.seq;
+        });
+        await this.log?.close(this.foldedSeq);
+      }
     } finally {
       this.closed = true;
       this.backing.close();

@@ -5,7 +5,7 @@
  * 32-byte id, so a blob cannot be passed off as another. The plaintext is zstd when that
  * shrinks it, raw otherwise (flag kept in the pack's blob table).
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { Compressor, decompress } from 'zstd-napi';
 import { TidemarkError } from '../../common/errors.js';
 import type { MasterKey } from './master-key.js';
@@ -24,6 +24,15 @@ export class Sealer {
 
   constructor(private readonly key: MasterKey, compressionLevel = 3) {
     this.compressor.setParameters({ compressionLevel });
+  }
+
+  /**
+   * A 256-bit key of its own for one use (`info`) and one `salt`, derived from the
+   * encryption key with HKDF-SHA-256: files that number their nonces (write logs) get a
+   * fresh key each, so a counter nonce never repeats under a key.
+   */
+  subkey(info: string, salt: Uint8Array): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.key.encKey, salt, info, 32));
   }
 
   /** The keyed id of some content: HMAC-SHA-256(idKey, data). */

@@ -5,8 +5,8 @@
  * stored (sealed on worker threads).
  */
 import { isZero } from '../../common/zero-bytes.js';
-import { VOLUME_BLOCK, type Extent } from '../../vault/journal/journal-record.js';
-import type { Vault } from '../../vault/vault.js';
+import { VOLUME_BLOCK, type Extent } from './journal-record.js';
+import type { Vault } from '../vault.js';
 
 /** Bytes per chunk of volume data: a multiple of VOLUME_BLOCK. */
 export const VOLUME_CHUNK = 64 * 1024;
