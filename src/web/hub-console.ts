@@ -1,0 +1,58 @@
+/**
+ * The console served by `tidemark hub`: the same logins, roles, CSRF, login limit and audit
+ * log as a vault's console (web-app.ts), its state (users, audit log, RPO targets) in
+ * HUBSTATE/console, and the hub's own pages: replication per group and target, and the
+ * I/O profile. A hub keeps no vault (only its spool), so there is nothing to browse or
+ * restore here: that is the target vault's console.
+ */
+import { join } from 'node:path';
+import type { LimiterOptions } from './auth/login-limiter.js';
+import type { AuthDeps } from './console-deps.js';
+import type { Route } from './router.js';
+import { hubRoutes, type HubView } from './routes/hub-routes.js';
+import { authDeps, createWebApp, type WebApp } from './web-app.js';
+import { listenWeb, startBeside } from './web-listener.js';
+
+/** Where the hub's console listens unless told otherwise (protect's is 8470). */
+export const HUB_CONSOLE_LISTEN = '127.0.0.1:8471';
+
+export interface HubConsoleApp extends WebApp {
+  readonly deps: AuthDeps;
+  readonly routes: readonly Route[];
+}
+
+/** Build the hub console's request handler. */
+export function createHubConsoleApp(o: { hub: HubView; stateDir: string; secure: boolean; limiter?: LimiterOptions; log: (line: string) => void }): HubConsoleApp {
+  const deps = authDeps('hub', o.stateDir, o.secure, o.limiter);
+  return { ...createWebApp(deps, hubRoutes(deps, o.hub), o.log), deps };
+}
+
+export interface RunningHubConsole {
+  url: string;
+  app: HubConsoleApp;
+  initialPasswordFile: string | null;
+  close(): Promise<void>;
+}
+
+export interface HubConsoleOptions {
+  /** HOST:PORT (port 0: any free port) */
+  listen: string;
+  /** the hub's state directory; the console keeps its own in HUBSTATE/console */
+  hubState: string;
+  tls?: { certFile: string; keyFile: string };
+  log?: (line: string) => void;
+}
+
+/** Start the hub's console; resolves once it listens. */
+export async function startHubConsole(hub: HubView, o: HubConsoleOptions): Promise<RunningHubConsole> {
+  const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
+  const stateDir = join(o.hubState, 'console');
+  const app = createHubConsoleApp({ hub, stateDir, secure: !!o.tls, log });
+  const web = await listenWeb(app.handle, { listen: o.listen, tls: o.tls, users: app.deps.users, addUserCommand: `tidemark console user add --state-dir ${stateDir}`, log });
+  return { url: web.url, app, initialPasswordFile: web.initialPasswordFile, close: () => web.close() };
+}
+
+/** The console beside a running hub: null (after a warning) when it cannot start; the hub goes on. */
+export function startHubConsoleBeside(hub: HubView, listen: string | false, hubState: string): Promise<RunningHubConsole | null> {
+  return startBeside(listen, (l) => startHubConsole(hub, { listen: l, hubState }), 'the hub goes on without it');
+}
