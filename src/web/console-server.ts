@@ -8,6 +8,7 @@ import { TidemarkError } from '../common/errors.js';
 import { Vault } from '../vault/vault.js';
 import { createConsoleApp, type ConsoleApp } from './console-app.js';
 import { liveLagMs, liveRuns } from './queries/overview-query.js';
+import { sampleEvery } from './rpo-history.js';
 import { listenWeb, type ListeningWeb } from './web-listener.js';
 
 export { parseListen } from './web-listener.js';
@@ -51,34 +52,27 @@ export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
   if (!o.vault && !o.vaultDir) throw new TidemarkError('TM_INTERNAL', 'startConsole needs a vault or a vaultDir');
   const vault = o.vault ?? Vault.open(o.vaultDir!, { passphraseFile: o.passphraseFile, write: false, command: 'console' });
   let web: ListeningWeb | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let stopSampling = (): void => undefined;
   try {
     const stateDir = o.stateDir ?? join(vault.dir, 'console');
     const app = createConsoleApp({ vault, stateDir, secure: !!o.tls, sources: o.sources, restoreRoot: o.restoreRoot, log });
     web = await listenWeb(app.handle, { listen: o.listen ?? DEFAULT_LISTEN, tls: o.tls, users: app.deps.users, addUserCommand: 'tidemark console user add', log });
     const { url, initialPasswordFile } = web;
     const w = web;
-    const sample = (): void => {
-      try {
-        const runs = liveRuns(vault);
-        const now = Date.now();
-        app.deps.history.record(vault.index.groups().filter((g) => g.lastSeq > 0).map((g) => {
-          const run = runs.get(g.name);
-          return { group: g.name, lagMs: run ? liveLagMs(run, now) : null };
-        }));
-      } catch (err) {
-        log(`console: sampling RPO lag failed: ${(err as Error).message}`);
-      }
-    };
-    sample();
-    timer = setInterval(sample, o.sampleMs ?? 30_000);
-    timer.unref();
+    stopSampling = sampleEvery(app.deps.history, o.sampleMs ?? 30_000, () => {
+      const runs = liveRuns(vault);
+      const now = Date.now();
+      return vault.index.groups().filter((g) => g.lastSeq > 0).map((g) => {
+        const run = runs.get(g.name);
+        return { group: g.name, lagMs: run ? liveLagMs(run, now) : null };
+      });
+    }, log);
     let closed: Promise<void> | null = null;
     return {
       url, app, initialPasswordFile,
       close() {
         closed ??= (async () => {
-          clearInterval(timer);
+          stopSampling();
           await w.close();
           await app.deps.jobs.settle();
           await app.deps.images.closeAll();
@@ -88,7 +82,7 @@ export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
       },
     };
   } catch (err) {
-    clearInterval(timer);
+    stopSampling();
     void web?.close();
     if (owned) vault.close();
     throw err;

@@ -1,15 +1,16 @@
 /**
  * The console served by `tidemark hub`: the same logins, roles, CSRF, login limit and audit
  * log as a vault's console (web-app.ts), its state (users, audit log, RPO targets) in
- * HUBSTATE/console, and the hub's own pages: replication per group and target, and the
- * I/O profile. A hub keeps no vault (only its spool), so there is nothing to browse or
+ * HUBSTATE/console, and the hub's own pages: replication per group and target with 24 h
+ * of lag (sampled every 30 s into HUBSTATE/console/rpo-history.jsonl), and the I/O profile. A hub keeps no vault (only its spool), so there is nothing to browse or
  * restore here: that is the target vault's console.
  */
 import { join } from 'node:path';
 import type { LimiterOptions } from './auth/login-limiter.js';
 import type { AuthDeps } from './console-deps.js';
 import type { Route } from './router.js';
-import { hubRoutes, type HubView } from './routes/hub-routes.js';
+import { RpoHistory, sampleEvery } from './rpo-history.js';
+import { groupLagMs, hubRoutes, type HubView } from './routes/hub-routes.js';
 import { authDeps, createWebApp, type WebApp } from './web-app.js';
 import { listenWeb, startBeside } from './web-listener.js';
 
@@ -18,13 +19,15 @@ export const HUB_CONSOLE_LISTEN = '127.0.0.1:8471';
 
 export interface HubConsoleApp extends WebApp {
   readonly deps: AuthDeps;
+  readonly history: RpoHistory;
   readonly routes: readonly Route[];
 }
 
 /** Build the hub console's request handler. */
 export function createHubConsoleApp(o: { hub: HubView; stateDir: string; secure: boolean; limiter?: LimiterOptions; log: (line: string) => void }): HubConsoleApp {
   const deps = authDeps('hub', o.stateDir, o.secure, o.limiter);
-  return { ...createWebApp(deps, hubRoutes(deps, o.hub), o.log), deps };
+  const history = new RpoHistory(o.stateDir);
+  return { ...createWebApp(deps, hubRoutes(deps, o.hub, history), o.log), deps, history };
 }
 
 export interface RunningHubConsole {
@@ -40,6 +43,8 @@ export interface HubConsoleOptions {
   /** the hub's state directory; the console keeps its own in HUBSTATE/console */
   hubState: string;
   tls?: { certFile: string; keyFile: string };
+  /** how often replication lag is sampled for the 24 h chart */
+  sampleMs?: number;
   log?: (line: string) => void;
 }
 
@@ -49,7 +54,8 @@ export async function startHubConsole(hub: HubView, o: HubConsoleOptions): Promi
   const stateDir = join(o.hubState, 'console');
   const app = createHubConsoleApp({ hub, stateDir, secure: !!o.tls, log });
   const web = await listenWeb(app.handle, { listen: o.listen, tls: o.tls, users: app.deps.users, addUserCommand: `tidemark console user add --state-dir ${stateDir}`, log });
-  return { url: web.url, app, initialPasswordFile: web.initialPasswordFile, close: () => web.close() };
+  const stop = sampleEvery(app.history, o.sampleMs ?? 30_000, () => hub.status().groups.map((g) => ({ group: g.group, lagMs: groupLagMs(g) })), log);
+  return { url: web.url, app, initialPasswordFile: web.initialPasswordFile, close: () => { stop(); return web.close(); } };
 }
 
 /** The console beside a running hub: null (after a warning) when it cannot start; the hub goes on. */

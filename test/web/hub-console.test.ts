@@ -8,9 +8,11 @@
  * 3. the replication view (tap connected, seqs, lag against the RPO target, bytes, spool,
  *    the target's state) and the I/O profile (write rate per minute, bandwidth for the RPO);
  * 4. in Chromium: log in, see the group with its lag and the profile chart (screenshots);
- * 5. a target outage shows as disconnected and lagging, red against a 1 s target set by an
+ * 5. the replica vault serves browse and download read-only beside `vault serve`
+ *    (`tidemark console --vault REPLICA`: the hub itself keeps no vault, only its spool);
+ * 6. a target outage shows as disconnected and lagging, red against a 1 s target set by an
  *    admin (audited; a viewer is refused);
- * 6. a busy console port only warns (the hub goes on), and --no-console serves nothing.
+ * 7. a busy console port only warns (the hub goes on), and --no-console serves nothing.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -105,18 +107,19 @@ describe('the console of tidemark hub', { timeout: 240_000 }, () => {
     const expected: ApiRoute[] = [
       { method: 'POST', path: '/api/login', role: 'public' }, { method: 'GET', path: '/api/session', role: 'viewer' },
       { method: 'GET', path: '/api/hub', role: 'viewer' }, { method: 'GET', path: '/api/hub/groups/{group}/profile', role: 'viewer' },
-      { method: 'PUT', path: '/api/hub/groups/{group}/rpo-target', role: 'admin' }, { method: 'GET', path: '/api/audit', role: 'viewer' },
+      { method: 'PUT', path: '/api/hub/groups/{group}/rpo-target', role: 'admin' }, { method: 'GET', path: '/api/hub/groups/{group}/rpo-history', role: 'viewer' }, { method: 'GET', path: '/api/audit', role: 'viewer' },
       { method: 'GET', path: '/api/users', role: 'admin' }, { method: 'POST', path: '/api/users', role: 'admin' },
     ];
     await assertDocumented(url, expected);
     assert.ok(!routes.some((r) => r.path.startsWith('/api/groups/')), 'a hub serves no vault routes');
-    assert.ok(await assertAuthRequired(url, routes, concrete) >= 9, 'every non-public route checked');
+    assert.ok(await assertAuthRequired(url, routes, concrete) >= 10, 'every non-public route checked');
     await assertRejectsMalformed(admin, routes, concrete);
     await assertBadInputs(admin, [
       ['GET', '/api/hub/groups/bad%20name!/profile', undefined, /group/],
       ['GET', '/api/hub/groups/g/profile?rpoMs=5', undefined, /rpoMs/],
       ['GET', '/api/hub/groups/g/profile?minutes=abc', undefined, /minutes/],
       ['GET', '/api/hub/groups/nosuch/profile', undefined, /No group "nosuch"/],
+      ['GET', '/api/hub/groups/nosuch/rpo-history', undefined, /No group "nosuch"/],
       ['PUT', '/api/hub/groups/g/rpo-target', { rpoTargetMs: -1 }, /rpoTargetMs/],
       ['PUT', '/api/hub/groups/g/rpo-target', {}, /rpoTargetMs/],
       ['GET', '/api/groups/g/timeline', undefined, /no API endpoint/],
@@ -138,6 +141,10 @@ describe('the console of tidemark hub', { timeout: 240_000 }, () => {
     assert.equal(g.rpoState, 'green');
     const t = g.targets[0]!;
     assert.deepEqual([t.target, t.state, t.rpoState, t.backlogBytes], ['a', 'connected', 'green', 0]);
+    const hist = await admin.call('GET', '/api/hub/groups/g/rpo-history');
+    assert.equal(hist.status, 200);
+    assert.equal(hist.json.rpoTargetMs, 60_000);
+    assert.ok(Array.isArray(hist.json.samples));
   });
 
   it('shows the I/O profile: write rate per minute, the bandwidth that holds the RPO, journal growth per day', async () => {
@@ -167,6 +174,7 @@ describe('the console of tidemark hub', { timeout: 240_000 }, () => {
     assert.match(await row.locator('[data-testid=rpo]').innerText(), /^0 ms$/);
     assert.equal(await row.locator('[data-testid=rpo]').getAttribute('class'), 'badge green');
     assert.match(await page.locator('tr.target-row[data-target="g/a"]').innerText(), /connected/);
+    await page.waitForSelector('tr.group-row[data-group="g"] svg.lag-chart');
     await page.waitForSelector('[data-profile="g"] svg.rate-chart rect.bar');
     assert.ok(await page.locator('[data-profile="g"] svg.rate-chart rect.bar').count() >= 1);
     assert.match(await page.locator('[data-profile="g"] [data-testid=sizing]').innerText(), /RPO target of 60\.0 s needs \d+(\.\d)? (B|KiB|MiB)\/s/);
@@ -176,6 +184,20 @@ describe('the console of tidemark hub', { timeout: 240_000 }, () => {
     await page.waitForSelector('tr[data-action="login"]');
     await page.screenshot({ path: screenshotPath('hub-02-audit') });
     await ctx.close();
+  });
+
+  it('serves the replica vault at the recovery site read-only with `tidemark console`, beside `vault serve`', async () => {
+    const replica = path.join(dep.root, 'vault-a');
+    const c = Daemon.start(['console', '--vault', replica, '--listen', '127.0.0.1:0', '--json'], dep.env);
+    const line = await c.waitLine((l) => l.event === 'listening', 20_000, 'listening');
+    const client = new Client(line.url as string);
+    assert.equal((await client.login('admin', readFileSync(line.initialPasswordFile as string, 'utf8').trim())).status, 200);
+    const tree = await client.call('GET', '/api/groups/g/tree');
+    assert.equal(tree.status, 200, JSON.stringify(tree.json));
+    assert.deepEqual((tree.json.entries as { name: string }[]).map((e) => e.name), ['big.bin']);
+    const file = await client.call('GET', '/api/groups/g/file?path=big.bin');
+    assert.ok(file.bytes.equals(readFileSync(path.join(src, 'big.bin'))), 'the file downloads from the replica as written at the source');
+    await c.kill();
   });
 
   it('shows a target outage as disconnected and lagging, red against a 1 s target an admin set (audited); a viewer may not set it', async () => {

@@ -1,7 +1,7 @@
 /**
  * The hub console's own routes: every group that ships to the hub with its taps, seqs,
  * RPO lag against its target and spool depth, each fan-out target's state and lag, and
- * the group's I/O profile (write rate per minute, the bandwidth an RPO needs, journal
+ * 24 h of its lag, the group's I/O profile (write rate per minute, the bandwidth an RPO needs, journal
  * growth per day) from the Analyzer. Changing a group's RPO target takes an admin.
  */
 import { z } from 'zod';
@@ -11,6 +11,7 @@ import { denseMinutes, profileSummary, type MinuteBytes } from '../../hub/io-ana
 import type { AuthDeps } from '../console-deps.js';
 import { rpoState } from '../queries/overview-query.js';
 import { route, type Route } from '../router.js';
+import type { RpoHistory } from '../rpo-history.js';
 import { groupParams, intParam } from './schemas.js';
 
 /** What the hub console reads from a running hub (the Hub class is one). */
@@ -22,14 +23,21 @@ export interface HubView {
 const iso = (t: number | null): string | null => (t === null ? null : new Date(t).toISOString());
 const MAX_MINUTES = 7 * 1440;
 
+/**
+ * A group's replication lag: its worst target's, the age of the oldest change some target
+ * lacks (0 with no target: the spool is the copy); null when no tap is connected.
+ */
+export function groupLagMs(g: HubStatus['groups'][number]): number | null {
+  return g.tapsConnected === 0 ? null : Math.max(0, ...g.targets.map((t) => t.rpoLagMs));
+}
+
 /** The replication view of every group, as GET /api/hub answers it. */
 export function hubOverview(s: HubStatus, targetOf: (group: string) => number, now = Date.now()): Record<string, unknown> {
   return {
     now: iso(now), spoolBytes: s.spoolBytes, spoolMax: s.spoolMax,
     groups: s.groups.map((g) => {
       const rpoTargetMs = targetOf(g.group);
-      // The group's lag is its worst target's: the age of the oldest change some target lacks.
-      const lag = g.tapsConnected === 0 ? null : Math.max(0, ...g.targets.map((t) => t.rpoLagMs));
+      const lag = groupLagMs(g);
       const { state, reason } = rpoState(lag, rpoTargetMs, 'no tap is connected: the hub receives no changes of this group');
       return {
         group: g.group, connected: g.tapsConnected > 0, taps: g.taps.map((t) => ({ peer: t.peer, since: iso(t.since) })),
@@ -45,7 +53,7 @@ export function hubOverview(s: HubStatus, targetOf: (group: string) => number, n
   };
 }
 
-export function hubRoutes(d: AuthDeps, hub: HubView): Route[] {
+export function hubRoutes(d: AuthDeps, hub: HubView, history: RpoHistory): Route[] {
   const known = (group: string): void => {
     if (!hub.status().groups.some((g) => g.group === group) && !hub.profile.groups().includes(group)) {
       throw new TidemarkError('TM_NOT_FOUND', `No group "${group}" ships to this hub`, { hint: 'GET /api/hub lists the groups' });
@@ -73,6 +81,14 @@ export function hubRoutes(d: AuthDeps, hub: HubView): Route[] {
             series: series.map((m) => ({ minute: iso(m.minute), bytes: m.bytes, bytesPerSecond: m.bytes / 60 })),
           },
         };
+      },
+    }),
+    route({
+      method: 'GET', path: '/api/hub/groups/{group}/rpo-history', summary: 'Replication lag samples of the last 24 h (lag null: no tap was connected)', role: 'viewer',
+      params: groupParams,
+      handler({ params }) {
+        known(params.group);
+        return { json: history.json(params.group, d.settings.rpoTargetMs(params.group)) };
       },
     }),
     route({

@@ -1,11 +1,12 @@
 /**
  * The hub console's page: every group shipping to the hub (its taps, seqs, RPO lag against
- * the target, spool depth), each fan-out target's state and lag, and per group the I/O
+ * the target, spool depth, 24 h of lag), each fan-out target's state and lag, and per group the I/O
  * profile from the Analyzer: write rate per minute, rates by hour, the bandwidth that holds
  * the RPO target and the journal's growth per day.
  */
 import { api } from './api.js';
 import { formatBytes, formatDuration, h, mount, svg, timeEl } from './dom.js';
+import { lagChart } from './overview-page.js';
 
 type Rpo = 'green' | 'amber' | 'red';
 interface Target {
@@ -23,24 +24,41 @@ interface Profile {
   series: { minute: string; bytes: number; bytesPerSecond: number }[];
 }
 
-/** Write rate per minute as bars, the rate that holds the RPO as a dashed line. */
+/** The chart shows at least this many minutes, so that a short profile reads as short. */
+const MIN_SPAN = 60;
+
+function label(x: number, y: number, text: string, anchor = 'start'): SVGElement {
+  const t = svg('text', { x, y, 'text-anchor': anchor, class: 'label' });
+  t.textContent = text;
+  return t;
+}
+
+/** Write rate per minute as bars (the newest on the right), the rate that holds the RPO as a dashed line. */
 export function rateChart(p: Profile): SVGElement {
-  const W = 600, H = 140;
+  const W = 600, H = 150, TOP = 14, BOTTOM = 16;
   const chart = svg('svg', { viewBox: `0 0 ${W} ${H}`, class: 'rate-chart', role: 'img', 'data-testid': 'rate-chart' });
-  const max = Math.max(p.bandwidthForRpo, ...p.series.map((s) => s.bytesPerSecond), 1);
-  const n = Math.max(p.series.length, 1);
-  const bw = W / n;
-  const y = (v: number): number => H - 2 - (v / max) * (H - 8);
+  const max = Math.max(p.bandwidthForRpo, ...p.series.map((s) => s.bytesPerSecond), 1) * 1.1;
+  const slots = Math.max(p.series.length, MIN_SPAN);
+  const bw = W / slots;
+  const y = (v: number): number => H - BOTTOM - (v / max) * (H - TOP - BOTTOM);
+  const offset = slots - p.series.length;
   p.series.forEach((s, i) => {
-    const bar = svg('rect', { x: (i * bw + bw * 0.1).toFixed(1), width: Math.max(1, bw * 0.8).toFixed(1), y: y(s.bytesPerSecond).toFixed(1), height: (H - 2 - y(s.bytesPerSecond)).toFixed(1), class: 'bar' });
+    const bar = svg('rect', { x: ((offset + i) * bw + bw * 0.1).toFixed(1), width: Math.max(1, bw * 0.8).toFixed(1), y: y(s.bytesPerSecond).toFixed(1), height: (H - BOTTOM - y(s.bytesPerSecond)).toFixed(1), class: 'bar' });
     const t = svg('title');
     t.textContent = `${new Date(s.minute).toLocaleString()}: ${formatBytes(Math.round(s.bytesPerSecond))}/s (${formatBytes(s.bytes)} in the minute)`;
     bar.append(t);
     chart.append(bar);
   });
   chart.append(svg('line', { x1: 0, x2: W, y1: y(p.bandwidthForRpo), y2: y(p.bandwidthForRpo), class: 'target' }));
+  chart.append(svg('line', { x1: 0, x2: W, y1: H - BOTTOM, y2: H - BOTTOM, class: 'axis' }));
+  chart.append(label(W - 4, 11, `${formatBytes(Math.round(max))}/s`, 'end'));
+  chart.append(label(4, y(p.bandwidthForRpo) - 4, `${formatBytes(p.bandwidthForRpo)}/s holds an RPO of ${formatDuration(p.rpoMs)}`));
+  const last = p.series.length > 0 ? Date.parse(p.series[p.series.length - 1]!.minute) : Date.now();
+  const time = (t: number): string => new Date(t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+  chart.append(label(2, H - 3, time(last - (slots - 1) * 60_000)));
+  chart.append(label(W - 2, H - 3, time(last), 'end'));
   const title = svg('title');
-  title.textContent = `Write rate per minute over ${p.series.length} minutes; dashed line: the ${formatBytes(p.bandwidthForRpo)}/s that holds an RPO of ${formatDuration(p.rpoMs)}`;
+  title.textContent = `Write rate per minute over the last ${slots} minutes; dashed line: the ${formatBytes(p.bandwidthForRpo)}/s that holds an RPO of ${formatDuration(p.rpoMs)}`;
   chart.prepend(title);
   return chart;
 }
@@ -75,8 +93,16 @@ function targetRows(g: Group): HTMLElement[] {
   ));
 }
 
+function lagCell(g: Group, now: number): HTMLElement {
+  const cell = h('td', { className: 'chart', 'data-label': 'Lag, 24 h', rowspan: 1 + g.targets.length }, '…');
+  api<Parameters<typeof lagChart>[0]>('GET', `/api/hub/groups/${encodeURIComponent(g.group)}/rpo-history`)
+    .then((hist) => mount(cell, lagChart(hist, now)), () => mount(cell, '—'));
+  return cell;
+}
+
 export async function renderHub(main: HTMLElement): Promise<void> {
   const data = await api<{ now: string; spoolBytes: number; spoolMax: number; groups: Group[] }>('GET', '/api/hub');
+  const now = Date.parse(data.now);
   const rows = data.groups.flatMap((g) => [
     h('tr', { className: 'group-row', 'data-group': g.group },
       h('th', { scope: 'row' }, g.group, h('div', { className: 'muted small' }, g.taps.map((t) => t.peer).join(', ') || 'no tap connected')),
@@ -87,6 +113,7 @@ export async function renderHub(main: HTMLElement): Promise<void> {
         h('div', { className: 'muted small' }, `target ${formatDuration(g.rpoTargetMs)}`)),
       h('td', { className: 'num', 'data-label': 'Received' }, formatBytes(g.capturedBytes)),
       h('td', { className: 'num', 'data-label': 'Spool' }, formatBytes(g.spoolBytes), h('div', { className: 'muted small' }, `${g.spoolCommits} commits`)),
+      lagCell(g, now),
     ),
     ...targetRows(g),
   ]);
@@ -96,7 +123,7 @@ export async function renderHub(main: HTMLElement): Promise<void> {
     data.groups.length === 0
       ? h('p', {}, 'No group ships to this hub yet: run ', h('code', {}, 'tidemark protect DIR --hub tls://HUB:PORT'), '.')
       : h('div', { className: 'scroll' }, h('table', { className: 'groups hub' },
-        h('thead', {}, h('tr', {}, ...['Group / target', 'State', 'Seq', 'Replication lag', 'Received / sent', 'Spool / backlog'].map((t) => h('th', { scope: 'col' }, t)))),
+        h('thead', {}, h('tr', {}, ...['Group / target', 'State', 'Seq', 'Replication lag', 'Received / sent', 'Spool / backlog', 'Lag, 24 h'].map((t) => h('th', { scope: 'col' }, t)))),
         h('tbody', {}, ...rows))),
     ...data.groups.map(profileCard),
   );
