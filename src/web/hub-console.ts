@@ -59,6 +59,6 @@ export async function startHubConsole(hub: HubView, o: HubConsoleOptions): Promi
 }
 
 /** The console beside a running hub: null (after a warning) when it cannot start; the hub goes on. */
-export function startHubConsoleBeside(hub: HubView, listen: string | false, hubState: string): Promise<RunningHubConsole | null> {
-  return startBeside(listen, (l) => startHubConsole(hub, { listen: l, hubState }), 'the hub goes on without it');
+export function startHubConsoleBeside(hub: HubView, listen: string | false, hubState: string, tls?: HubConsoleOptions['tls']): Promise<RunningHubConsole | null> {
+  return startBeside(listen, (l) => startHubConsole(hub, { listen: l, hubState, tls }), 'the hub goes on without it');
 }

@@ -12,12 +12,15 @@
  *    (`tidemark console --vault REPLICA`: the hub itself keeps no vault, only its spool);
  * 6. a target outage shows as disconnected and lagging, red against a 1 s target set by an
  *    admin (audited; a viewer is refused);
- * 7. a busy console port only warns (the hub goes on), and --no-console serves nothing.
+ * 7. a busy console port only warns (the hub goes on), --no-console serves nothing, and
+ *    --console-tls-cert/--console-tls-key serve https with a Secure cookie.
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import https from 'node:https';
 import path from 'node:path';
 import type { Browser } from 'playwright-core';
 import { assertOk, runCli } from '../helpers/cli.js';
@@ -226,7 +229,7 @@ describe('the console of tidemark hub', { timeout: 240_000 }, () => {
     assert.ok(change && change.user === 'admin' && change.target === G && change.details.after.rpoTargetMs === 1000, JSON.stringify(audit.json));
   });
 
-  it('goes on without its console when the port is taken, and serves none with --no-console', async () => {
+  it('goes on without its console when the port is taken, serves none with --no-console, and https with --console-tls-cert', async () => {
     const port = new URL(url).port;
     const args = (stateName: string, extra: string[]): string[] =>
       ['hub', '--listen', '127.0.0.1:0', '--tls', path.join(dep.root, 'tls-hub'), '--state', path.join(dep.root, stateName), '--json', ...extra];
@@ -238,7 +241,22 @@ describe('the console of tidemark hub', { timeout: 240_000 }, () => {
     const l2 = await none.waitLine((l) => l.event === 'listening', 20_000, 'listening');
     assert.equal(l2.consoleUrl, null);
     assert.doesNotMatch(none.stderr, /console/);
-    await Promise.all([busy.kill(), none.kill()]);
+    const cert = path.join(dep.root, 'console-cert.pem');
+    const key = path.join(dep.root, 'console-key.pem');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
+      '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' });
+    const tls = Daemon.start(args('tls-state', ['--console', '127.0.0.1:0', '--console-tls-cert', cert, '--console-tls-key', key]), dep.env);
+    const l3 = await tls.waitLine((l) => l.event === 'listening', 20_000, 'listening');
+    assert.match(String(l3.consoleUrl), /^https:\/\/127\.0\.0\.1:\d+\/$/);
+    const body = JSON.stringify({ user: 'admin', password: readFileSync(String(l3.initialPasswordFile), 'utf8').trim() });
+    const cookie = await new Promise<string>((resolve, reject) => {
+      const req = https.request(new URL('/api/login', String(l3.consoleUrl)), { method: 'POST', ca: readFileSync(cert), headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+        (res) => { res.resume(); resolve(res.statusCode === 200 ? String(res.headers['set-cookie']?.[0]) : `status ${res.statusCode}`); });
+      req.on('error', reject);
+      req.end(body);
+    });
+    assert.match(cookie, /; Secure/, `the session cookie over https: ${cookie}`);
+    await Promise.all([busy.kill(), none.kill(), tls.kill()]);
     assert.equal(busy.exitCode, 0, busy.describe());
   });
 });
