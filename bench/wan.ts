@@ -75,7 +75,7 @@ async function main(): Promise<number> {
     await tm(['vault', 'init-replica', '--vault', join(work, 'vault'), '--from', join(work, 'tap-vault')]);
     const v = daemon(['vault', 'serve', '--vault', join(work, 'vault'), '--listen', '127.0.0.1:0', '--tls', join(work, 'tls-vault'), '--json']);
     const vport = (await until(() => v.find((l) => l.event === 'listening'), 'vault listening')).port as number;
-    const h = daemon(['hub', '--listen', '127.0.0.1:0', '--tls', join(work, 'tls-hub'), '--state', join(work, 'hub'), '--metrics', '127.0.0.1:0', '--target', `v=tls://127.0.0.1:${vport},mode=async`, '--json']);
+    const h = daemon(['hub', '--listen', '127.0.0.1:0', '--tls', join(work, 'tls-hub'), '--state', join(work, 'hub'), '--metrics', '127.0.0.1:0', '--no-console', '--target', `v=tls://127.0.0.1:${vport},mode=async`, '--json']);
     const hl = await until(() => h.find((l) => l.event === 'listening'), 'hub listening');
     const mport = hl.metricsPort as number;
     const tapArgs = ['protect', src, '--vault', join(work, 'tap-vault'), '--group', 'corpus', '--hub', `tls://127.0.0.1:${hl.port as number}`, '--json'];

@@ -42,8 +42,11 @@ export class Hub {
   readonly spool: HubSpool;
   readonly links = new Map<string, TargetLink[]>();
   private readonly taps = new Map<string, Set<FramedConnection>>();
-  private readonly protectedSeq = new Map<string, number>();
-  readonly captured = new Map<string, { bytes: number; commits: number; lastTime: number }>();
+  /** each connected tap's node name and address, and since when it is connected */
+  private readonly peers = new Map<FramedConnection, { peer: string; since: number }>();
+  private readonly protectedSeq = new Map<string, { seq: number; at: number }>();
+  /** per group: bytes and commits received, the last one's capture time and when it arrived */
+  readonly captured = new Map<string, { bytes: number; commits: number; lastTime: number; receivedAt: number }>();
   readonly profile: RateProfile;
   private server: tls.Server | null = null;
   private timer: NodeJS.Timeout | null = null;
@@ -75,7 +78,8 @@ export class Hub {
             let set = this.taps.get(group);
             if (!set) { set = new Set(); this.taps.set(group, set); }
             set.add(c);
-            socket.once('close', () => set.delete(c));
+            this.peers.set(c, { peer: `${name}@${socket.remoteAddress ?? '?'}`, since: Date.now() });
+            socket.once('close', () => { set.delete(c); this.peers.delete(c); });
             void this.sendProtected(group, c);
           },
         });
@@ -125,10 +129,11 @@ export class Hub {
   }
 
   private stored(group: string, offer: Offer): void {
-    const c = this.captured.get(group) ?? { bytes: 0, commits: 0, lastTime: 0 };
+    const c = this.captured.get(group) ?? { bytes: 0, commits: 0, lastTime: 0, receivedAt: 0 };
     c.bytes += offer.rawBytes;
     c.commits++;
     c.lastTime = Math.max(c.lastTime, offer.time);
+    c.receivedAt = Date.now();
     this.captured.set(group, c);
     this.profile.record(group, offer.rawBytes, Date.now());
     for (const l of this.links.get(group) ?? []) l.sender.kick();
@@ -141,8 +146,8 @@ export class Hub {
     const durable = this.spool.durableSeq(group);
     let prot = durable;
     for (const l of links) if (l.gatesProtection) prot = Math.min(prot, Math.max(0, l.sender.ackedSeq));
-    if (prot > (this.protectedSeq.get(group) ?? -1)) {
-      this.protectedSeq.set(group, prot);
+    if (prot > (this.protectedSeq.get(group)?.seq ?? -1)) {
+      this.protectedSeq.set(group, { seq: prot, at: Date.now() });
       for (const c of this.taps.get(group) ?? []) void this.sendProtected(group, c);
     }
     if (links.length > 0 && links.every((l) => l.sender.ackedSeq >= 0)) {
@@ -151,7 +156,7 @@ export class Hub {
   }
 
   private async sendProtected(group: string, c: FramedConnection): Promise<void> {
-    const seq = this.protectedSeq.get(group);
+    const seq = this.protectedSeq.get(group)?.seq;
     if (seq === undefined) return;
     try { await c.send(FrameType.protected, { group, seq }); } catch { /* the tap went away; it learns the state on reconnect */ }
   }
@@ -244,9 +249,14 @@ export class Hub {
       groups: [...this.links.entries()].map(([group, links]) => {
         const durable = this.spool.durableSeq(group);
         const cap = this.captured.get(group);
+        const prot = this.protectedSeq.get(group);
+        const held = this.spool.backlog(group, -1);
+        const taps = [...this.taps.get(group) ?? []].map((c) => this.peers.get(c)).filter((p) => p !== undefined);
         return {
-          group, spooledSeq: durable, protectedSeq: this.protectedSeq.get(group) ?? 0, tapsConnected: this.taps.get(group)?.size ?? 0,
-          capturedBytes: cap?.bytes ?? 0,
+          group, spooledSeq: durable, protectedSeq: prot?.seq ?? 0, protectedAt: prot?.at ?? null, tapsConnected: taps.length,
+          taps: taps.map((p) => ({ peer: p.peer, since: p.since })),
+          capturedBytes: cap?.bytes ?? 0, commitsReceived: cap?.commits ?? 0, lastCaptureTime: cap?.lastTime || null, lastReceivedAt: cap?.receivedAt || null,
+          spoolBytes: held.bytes, spoolCommits: held.commits,
           targets: links.map((l) => {
             const acked = Math.max(0, l.sender.ackedSeq);
             const backlog = this.spool.backlog(group, acked);
@@ -270,6 +280,15 @@ export interface HubStatus {
   spoolMax: number;
   groups: {
     group: string; spooledSeq: number; protectedSeq: number; tapsConnected: number; capturedBytes: number;
+    /** when protectedSeq last advanced (ms), null before it did in this run */
+    protectedAt: number | null;
+    /** the connected taps: node name @ address, connected since (ms) */
+    taps: { peer: string; since: number }[];
+    commitsReceived: number;
+    /** capture time (at the tap) of the last commit received, and when it arrived (ms); null before any in this run */
+    lastCaptureTime: number | null; lastReceivedAt: number | null;
+    /** what the spool holds of the group */
+    spoolBytes: number; spoolCommits: number;
     targets: {
       target: string; url: string; mode: string; outage: string; degraded: boolean; connected: boolean; lastError: string | null;
       ackedSeq: number; lagSeqs: number; rpoLagMs: number; backlogBytes: number; backlogCommits: number;

@@ -70,3 +70,26 @@ export function bandwidthForRpo(rows: readonly MinuteBytes[], rpoMs: number): nu
   }
   return hi;
 }
+
+/** What `tidemark analyze` and the hub console report for one group's profile. */
+export interface ProfileSummary {
+  /** recorded minutes (idle minutes inside the span not counted) */
+  minutes: number;
+  capturedBytes: number;
+  rpoMs: number;
+  /** the least constant bandwidth (bytes/s) that holds `rpoMs` over the recorded span */
+  bandwidthForRpo: number;
+  /** the recorded span's average write rate over a day: what each day of journal retention takes (before dedup and compression) */
+  bytesPerDay: number;
+  byHour: HourRates[];
+}
+
+/** Summarise a group's per-minute profile for an RPO. */
+export function profileSummary(rows: readonly MinuteBytes[], rpoMs: number): ProfileSummary {
+  const captured = rows.reduce((a, r) => a + r.bytes, 0);
+  const span = denseMinutes(rows).length;
+  return {
+    minutes: rows.length, capturedBytes: captured, rpoMs, bandwidthForRpo: Math.ceil(bandwidthForRpo(rows, rpoMs)),
+    bytesPerDay: span === 0 ? 0 : Math.round((captured / span) * 1440), byHour: ratesByHour(rows),
+  };
+}

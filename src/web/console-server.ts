@@ -3,15 +3,15 @@
  * process's), create the first admin on first start, listen (http, or https with a
  * certificate), sample RPO lag for the overview's chart, and close it all again.
  */
-import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
-import { TidemarkError, isErrno, wrapIo } from '../common/errors.js';
+import { TidemarkError } from '../common/errors.js';
 import { Vault } from '../vault/vault.js';
 import { createConsoleApp, type ConsoleApp } from './console-app.js';
 import { liveLagMs, liveRuns } from './queries/overview-query.js';
+import { sampleEvery } from './rpo-history.js';
+import { listenWeb, type ListeningWeb } from './web-listener.js';
+
+export { parseListen } from './web-listener.js';
 
 /** Where the console listens unless told otherwise. */
 export const DEFAULT_LISTEN = '127.0.0.1:8470';
@@ -45,83 +45,35 @@ export interface RunningConsole {
   close(): Promise<void>;
 }
 
-/** Parse HOST:PORT, [V6]:PORT or PORT. */
-export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]*)):(\d{1,5})$/.exec(text.trim()) ?? /^()()(\d{1,5})$/.exec(text.trim());
-  const port = m ? Number(m[3]) : NaN;
-  if (!m || port > 65535) throw new TidemarkError('TM_USAGE', `"${text}" is not a listen address`, { hint: 'use HOST:PORT, e.g. 127.0.0.1:8470 (port 0 picks a free port)' });
-  return { host: m[1] || m[2] || '127.0.0.1', port };
-}
-
 /** Start the console; resolves once it listens. */
 export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
   const log = o.log ?? ((line: string) => process.stderr.write(line + '\n'));
-  const { host, port } = parseListen(o.listen ?? DEFAULT_LISTEN);
   const owned = !o.vault;
   if (!o.vault && !o.vaultDir) throw new TidemarkError('TM_INTERNAL', 'startConsole needs a vault or a vaultDir');
   const vault = o.vault ?? Vault.open(o.vaultDir!, { passphraseFile: o.passphraseFile, write: false, command: 'console' });
-  let server: Server | undefined;
-  let timer: NodeJS.Timeout | undefined;
+  let web: ListeningWeb | undefined;
+  let stopSampling = (): void => undefined;
   try {
     const stateDir = o.stateDir ?? join(vault.dir, 'console');
     const app = createConsoleApp({ vault, stateDir, secure: !!o.tls, sources: o.sources, restoreRoot: o.restoreRoot, log });
-    const initialPasswordFile = await app.deps.users.ensureAdmin();
-    let tls: { cert: Buffer; key: Buffer } | undefined;
-    if (o.tls) {
-      try {
-        tls = { cert: readFileSync(o.tls.certFile), key: readFileSync(o.tls.keyFile) };
-      } catch (err) {
-        throw wrapIo(err, 'Cannot read the TLS certificate or key');
-      }
-    }
-    server = tls ? createHttpsServer(tls, app.handle) : createHttpServer(app.handle);
-    server.headersTimeout = 20_000;
-    server.requestTimeout = 0; // downloads of large files may take long; idle sockets still time out
-    const s = server;
-    await new Promise<void>((resolve, reject) => {
-      const fail = (err: Error): void => {
-        const busy = isErrno(err, 'EADDRINUSE');
-        reject(new TidemarkError('TM_IO', `Cannot listen on ${host}:${port}: ${busy ? 'the address is already in use (EADDRINUSE)' : err.message}`, {
-          cause: err, hint: busy ? 'another console or program listens there: choose another address with --listen (or --console for protect)' : 'check the --listen address',
-        }));
-      };
-      s.once('error', fail);
-      s.listen(port, host, () => { s.off('error', fail); resolve(); });
-    });
-    const addr = s.address() as AddressInfo;
-    const url = `${tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}/`;
-    if (initialPasswordFile) {
-      log([
-        '',
-        '*** Tidemark console: first start, an admin account was created.',
-        `***   open ${url} and log in as "admin" with the password in`,
-        `***   ${initialPasswordFile}`,
-        '*** Change it, or add users with `tidemark console user add NAME --role viewer|operator|admin`.',
-        '',
-      ].join('\n'));
-    }
-    const sample = (): void => {
-      try {
-        const runs = liveRuns(vault);
-        const now = Date.now();
-        app.deps.history.record(vault.index.groups().filter((g) => g.lastSeq > 0).map((g) => {
-          const run = runs.get(g.name);
-          return { group: g.name, lagMs: run ? liveLagMs(run, now) : null };
-        }));
-      } catch (err) {
-        log(`console: sampling RPO lag failed: ${(err as Error).message}`);
-      }
-    };
-    sample();
-    timer = setInterval(sample, o.sampleMs ?? 30_000);
-    timer.unref();
+    web = await listenWeb(app.handle, { listen: o.listen ?? DEFAULT_LISTEN, tls: o.tls, users: app.deps.users, addUserCommand: 'tidemark console user add', log });
+    const { url, initialPasswordFile } = web;
+    const w = web;
+    stopSampling = sampleEvery(app.deps.history, o.sampleMs ?? 30_000, () => {
+      const runs = liveRuns(vault);
+      const now = Date.now();
+      return vault.index.groups().filter((g) => g.lastSeq > 0).map((g) => {
+        const run = runs.get(g.name);
+        return { group: g.name, lagMs: run ? liveLagMs(run, now) : null };
+      });
+    }, log);
     let closed: Promise<void> | null = null;
     return {
       url, app, initialPasswordFile,
       close() {
         closed ??= (async () => {
-          clearInterval(timer);
-          await new Promise<void>((resolve) => { s.close(() => resolve()); s.closeAllConnections(); });
+          stopSampling();
+          await w.close();
           await app.deps.jobs.settle();
           await app.deps.images.closeAll();
           if (owned) vault.close();
@@ -130,8 +82,8 @@ export async function startConsole(o: ConsoleOptions): Promise<RunningConsole> {
       },
     };
   } catch (err) {
-    clearInterval(timer);
-    server?.close();
+    stopSampling();
+    void web?.close();
     if (owned) vault.close();
     throw err;
   }

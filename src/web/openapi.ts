@@ -13,7 +13,7 @@ const ERROR = {
 };
 
 /** Build the document (the paths, their parameters, bodies, roles and error answers). */
-export function openApiDocument(routes: readonly Route[], version: string): Record<string, unknown> {
+export function openApiDocument(routes: readonly Route[], version: string, kind: 'vault' | 'hub' = 'vault'): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const parameters: Record<string, unknown>[] = [];
@@ -39,7 +39,7 @@ export function openApiDocument(routes: readonly Route[], version: string): Reco
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Tidemark console API', version, description: 'Log in with POST /api/login (cookie session); send the returned csrfToken as X-CSRF-Token on every POST, PUT, PATCH and DELETE.' },
+    info: { title: kind === 'hub' ? 'Tidemark hub console API' : 'Tidemark console API', version, description: 'Log in with POST /api/login (cookie session); send the returned csrfToken as X-CSRF-Token on every POST, PUT, PATCH and DELETE.' },
     components: { securitySchemes: { session: { type: 'apiKey', in: 'cookie', name: 'tm_session' } } },
     security: [{ session: [] }],
     paths,

@@ -45,9 +45,29 @@ export class RpoHistory {
     }
   }
 
+  /** What GET …/rpo-history answers for a group: its target and its samples of the last 24 h. */
+  json(group: string, rpoTargetMs: number): { group: string; rpoTargetMs: number; samples: { time: string; lagMs: number | null }[] } {
+    return { group, rpoTargetMs, samples: this.series(group).map((s) => ({ time: new Date(s.t).toISOString(), lagMs: s.lag })) };
+  }
+
   /** One group's samples of the last `spanMs`, oldest first. */
   series(group: string, spanMs = HISTORY_MS): { t: number; lag: number | null }[] {
     const since = this.now() - spanMs;
     return this.samples.filter((s) => s.g === group && s.t >= since).map((s) => ({ t: s.t, lag: s.lag }));
   }
+}
+
+/** Record `lags()` now and every `everyMs` (the timer does not keep the process alive); returns a stop function. */
+export function sampleEvery(history: RpoHistory, everyMs: number, lags: () => { group: string; lagMs: number | null }[], log: (line: string) => void): () => void {
+  const sample = (): void => {
+    try {
+      history.record(lags());
+    } catch (err) {
+      log(`console: sampling RPO lag failed: ${(err as Error).message}`);
+    }
+  };
+  sample();
+  const timer = setInterval(sample, everyMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

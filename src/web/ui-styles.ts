@@ -39,6 +39,13 @@ td.actions { white-space: nowrap; }
 svg.lag-chart { width: 220px; height: 48px; background: #f8fafc; border: 1px solid var(--line); }
 svg.lag-chart .lag { fill: none; stroke: var(--accent); stroke-width: 1.5; }
 svg.lag-chart .target { stroke: var(--amber); stroke-dasharray: 4 3; }
+svg.rate-chart { width: 100%; max-width: 720px; height: auto; background: #f8fafc; border: 1px solid var(--line); display: block; margin-bottom: .5rem; }
+svg.rate-chart .bar { fill: var(--accent); }
+svg.rate-chart .target { stroke: var(--amber); stroke-width: 1.5; stroke-dasharray: 6 4; }
+svg.rate-chart .axis { stroke: var(--line); }
+svg.rate-chart .label { font-size: 10px; fill: var(--muted); }
+section.profile { margin-top: 1rem; }
+table.hub tr.target-row td:first-child { padding-left: 1.5rem; }
 svg.timeline { width: 100%; height: 140px; display: block; margin: .5rem 0; }
 svg.timeline .bg { fill: #f8fafc; cursor: crosshair; }
 svg.timeline .bar { fill: var(--accent); cursor: pointer; }

@@ -23,7 +23,8 @@ export interface Deployment {
   /** a replica vault sharing the tap vault's key */
   replica(name: string): Promise<string>;
   serveVault(vault: string, tlsName: string, port?: number): Promise<{ d: Daemon; port: number }>;
-  startHub(targets: string[], opts?: { port?: number; extra?: string[] }): Promise<{ d: Daemon; port: number; metricsPort: number }>;
+  /** a hub on loopback; its web console only with `console` (an address, e.g. 127.0.0.1:0) */
+  startHub(targets: string[], opts?: { port?: number; extra?: string[]; console?: string }): Promise<{ d: Daemon; port: number; metricsPort: number }>;
   protect(src: string, group: string, hubPort: number): Daemon;
   /** restore `group` at `seq` from `vault` into a fresh directory */
   restore(vault: string, group: string, seq: number): Promise<string>;
@@ -72,7 +73,7 @@ export async function makeDeployment(): Promise<Deployment> {
     },
     async startHub(targets, opts = {}) {
       const args = ['hub', '--listen', `127.0.0.1:${opts.port ?? 0}`, '--tls', await d.identity('hub'), '--state', path.join(root, 'hub-state'),
-        '--metrics', '127.0.0.1:0', '--json', ...targets.flatMap((t) => ['--target', t]), ...(opts.extra ?? [])];
+        '--metrics', '127.0.0.1:0', '--json', ...targets.flatMap((t) => ['--target', t]), ...(opts.console ? ['--console', opts.console] : ['--no-console']), ...(opts.extra ?? [])];
       const daemon = Daemon.start(args, env);
       const port = await daemon.port();
       return { d: daemon, port, metricsPort: daemon.lines.find((l) => l.event === 'listening')!.metricsPort as number };

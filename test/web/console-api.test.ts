@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { promises as fs, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { startConsole, type RunningConsole } from '../../src/web/index.js';
-import { addUser, Client, NOTES_V1, NOTES_V2, protectedFixture, type Fixture } from './web-helpers.js';
+import { addUser, assertAuthRequired, assertBadInputs, assertDocumented, assertRejectsMalformed, Client, NOTES_V1, NOTES_V2, protectedFixture, type Fixture } from './web-helpers.js';
 
 let fx: Fixture;
 let web: RunningConsole;
@@ -50,36 +50,15 @@ describe('console REST API', { timeout: 180_000 }, () => {
   });
 
   it('answers 401 with a JSON error on every endpoint but login when there is no session', async () => {
-    const anon = new Client(web.url);
-    let checked = 0;
-    for (const r of web.app.routes) {
-      if (r.role === 'public') continue;
-      const a = await anon.call(r.method, concrete(r.path), r.method === 'GET' ? undefined : {});
-      assert.equal(a.status, 401, `${r.method} ${r.path} without a session`);
-      assert.equal(a.json.error?.code, 'TM_AUTH_REQUIRED');
-      checked++;
-    }
+    const checked = await assertAuthRequired(web.url, web.app.routes, concrete);
     assert.ok(checked >= 15, `only ${checked} routes checked`);
+    const anon = new Client(web.url);
     const bogus = await anon.call('GET', '/api/overview', undefined, { headers: { cookie: 'tm_session=forged' } });
     assert.equal(bogus.status, 401);
   });
 
   it('rejects malformed input on every endpoint with a 4xx and a message naming the problem', async () => {
-    for (const r of web.app.routes) {
-      const url = concrete(r.path) + '?bogus=1';
-      const a = await admin.call(r.method, url, r.method === 'GET' ? undefined : {});
-      assert.equal(a.status, 400, `${r.method} ${url}: ${JSON.stringify(a.json)}`);
-      assert.match(a.json.error!.message, /bogus/, `${r.method} ${url} names the bad parameter`);
-      if (r.body) {
-        const b = await admin.call(r.method, concrete(r.path), { unexpected: true });
-        assert.equal(b.status, 400, `${r.method} ${r.path} with an unknown body key`);
-        assert.match(b.json.error!.message, /unexpected/);
-        const c = await admin.call(r.method, concrete(r.path), undefined, { raw: '{not json' });
-        assert.equal(c.status, 400, `${r.method} ${r.path} with a broken body`);
-        const d = await admin.call(r.method, concrete(r.path), undefined, { raw: 'user=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-        assert.equal(d.status, 415, `${r.method} ${r.path} with a form body`);
-      }
-    }
+    await assertRejectsMalformed(admin, web.app.routes, concrete);
     const cases: [string, string, unknown, RegExp][] = [
       ['GET', '/api/groups/bad%20name!/timeline', undefined, /group/],
       ['GET', '/api/groups/g/timeline?buckets=0', undefined, /buckets/],
@@ -105,12 +84,7 @@ describe('console REST API', { timeout: 180_000 }, () => {
       ['PATCH', '/api/users/nobody', { role: 'viewer' }, /no console user/],
       ['GET', '/api/audit?limit=-1', undefined, /limit/],
     ];
-    for (const [method, url, body, re] of cases) {
-      const a = await admin.call(method, url, body);
-      assert.ok(a.status >= 400 && a.status < 500, `${method} ${url}: status ${a.status}`);
-      assert.equal(typeof a.json.error?.code, 'string', `${method} ${url}: error code`);
-      assert.match(a.json.error!.message, re, `${method} ${url}`);
-    }
+    await assertBadInputs(admin, cases);
     const unknownGroup = await admin.call('GET', '/api/groups/nosuch/timeline');
     assert.equal(unknownGroup.status, 404);
     assert.equal((await admin.call('GET', '/api/nothing')).status, 404);
@@ -118,12 +92,8 @@ describe('console REST API', { timeout: 180_000 }, () => {
   });
 
   it('documents every endpoint in /api/openapi.json', async () => {
-    const doc = await new Client(web.url).call('GET', '/api/openapi.json');
-    assert.equal(doc.status, 200);
-    const paths = doc.json.paths as Record<string, Record<string, unknown>>;
-    for (const r of web.app.routes) assert.ok(paths[r.path]?.[r.method.toLowerCase()], `${r.method} ${r.path} documented`);
-    const bad = await new Client(web.url).call('GET', '/api/openapi.json?bogus=1');
-    assert.equal(bad.status, 400);
+    const doc = await assertDocumented(web.url, web.app.routes);
+    assert.equal(doc.info.title, 'Tidemark console API');
   });
 
   it('sets an HttpOnly SameSite=Strict cookie, without Secure on plain http', async () => {

@@ -1,8 +1,10 @@
 /**
  * Helpers for the console tests: a vault with a small protected tree recorded at two
- * points (notes.txt changed between them), and an HTTP client with a cookie jar and the
- * CSRF token, speaking to a console on 127.0.0.1.
+ * points (notes.txt changed between them), an HTTP client with a cookie jar and the
+ * CSRF token, speaking to a console on 127.0.0.1, and the API contract checks every
+ * console (vault or hub) must pass on each of its routes.
  */
+import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { makeVault, assertOk, type TestVault } from '../helpers/cli.js';
@@ -85,4 +87,69 @@ export async function addUser(tv: TestVault, name: string, role: string): Promis
   await fs.writeFile(file, password + '\n', { mode: 0o600 });
   assertOk(await tv.run(['console', 'user', 'add', name, '--role', role, '--password-file', file]), ['console', 'user', 'add', name]);
   return password;
+}
+
+/** What the contract checks need of a route: from the app's route table, or from /api/openapi.json (apiRoutes). */
+export interface ApiRoute { method: string; path: string; role: string; body?: unknown }
+
+/** The routes an /api/openapi.json document describes. */
+export function apiRoutes(doc: { paths: Record<string, Record<string, unknown>> }): ApiRoute[] {
+  return Object.entries(doc.paths).flatMap(([p, ops]) => Object.entries(ops).map(([m, op]) => {
+    const o = op as { 'x-role': string; requestBody?: unknown };
+    return { method: m.toUpperCase(), path: p, role: o['x-role'], body: o.requestBody };
+  }));
+}
+
+/** Every route but the public ones answers 401 TM_AUTH_REQUIRED without a session; returns how many were checked. */
+export async function assertAuthRequired(base: string, routes: readonly ApiRoute[], concrete: (path: string) => string): Promise<number> {
+  const anon = new Client(base);
+  let checked = 0;
+  for (const r of routes) {
+    if (r.role === 'public') continue;
+    const a = await anon.call(r.method, concrete(r.path), r.method === 'GET' ? undefined : {});
+    assert.equal(a.status, 401, `${r.method} ${r.path} without a session`);
+    assert.equal(a.json.error?.code, 'TM_AUTH_REQUIRED');
+    checked++;
+  }
+  return checked;
+}
+
+/** Every route refuses (4xx, naming the problem) an unknown query parameter, an unknown body key, a broken body and a form body. */
+export async function assertRejectsMalformed(admin: Client, routes: readonly ApiRoute[], concrete: (path: string) => string): Promise<void> {
+  for (const r of routes) {
+    const url = concrete(r.path) + '?bogus=1';
+    const a = await admin.call(r.method, url, r.method === 'GET' ? undefined : {});
+    assert.equal(a.status, 400, `${r.method} ${url}: ${JSON.stringify(a.json)}`);
+    assert.match(a.json.error!.message, /bogus/, `${r.method} ${url} names the bad parameter`);
+    if (r.body) {
+      const b = await admin.call(r.method, concrete(r.path), { unexpected: true });
+      assert.equal(b.status, 400, `${r.method} ${r.path} with an unknown body key`);
+      assert.match(b.json.error!.message, /unexpected/);
+      const c = await admin.call(r.method, concrete(r.path), undefined, { raw: '{not json' });
+      assert.equal(c.status, 400, `${r.method} ${r.path} with a broken body`);
+      const d = await admin.call(r.method, concrete(r.path), undefined, { raw: 'user=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+      assert.equal(d.status, 415, `${r.method} ${r.path} with a form body`);
+    }
+  }
+}
+
+/** Each (method, url, body) is refused with a 4xx JSON error whose message matches. */
+export async function assertBadInputs(c: Client, cases: readonly [string, string, unknown, RegExp][]): Promise<void> {
+  for (const [method, url, body, re] of cases) {
+    const a = await c.call(method, url, body);
+    assert.ok(a.status >= 400 && a.status < 500, `${method} ${url}: status ${a.status}`);
+    assert.equal(typeof a.json.error?.code, 'string', `${method} ${url}: error code`);
+    assert.match(a.json.error!.message, re, `${method} ${url}`);
+  }
+}
+
+/** /api/openapi.json (no session) documents every route, and refuses a query; returns the document. */
+export async function assertDocumented(base: string, routes: readonly ApiRoute[]): Promise<{ info: { title: string }; paths: Record<string, Record<string, unknown>> }> {
+  const doc = await new Client(base).call('GET', '/api/openapi.json');
+  assert.equal(doc.status, 200);
+  const paths = doc.json.paths as Record<string, Record<string, unknown>>;
+  for (const r of routes) assert.ok(paths[r.path]?.[r.method.toLowerCase()], `${r.method} ${r.path} documented`);
+  const bad = await new Client(base).call('GET', '/api/openapi.json?bogus=1');
+  assert.equal(bad.status, 400);
+  return doc.json as unknown as { info: { title: string }; paths: Record<string, Record<string, unknown>> };
 }

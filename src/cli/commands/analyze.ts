@@ -1,27 +1,15 @@
 /** `tidemark analyze`: write-rate percentiles by hour and the bandwidth a given RPO needs, from a hub's I/O profile. */
 import type { Command } from 'commander';
-import { readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TidemarkError } from '../../common/errors.js';
-import { bandwidthForRpo, ratesByHour, type MinuteBytes } from '../../hub/io-analysis.js';
+import { profileSummary } from '../../hub/io-analysis.js';
+import { profiledGroups, readProfileFile } from '../../hub/rate-profile.js';
 import { formatBytes, output, type GlobalOptions } from '../cli-context.js';
 
 function parseDuration(text: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!m) throw new TidemarkError('TM_USAGE', `"${text}" is not a duration`, { hint: 'write e.g. 30s, 5m or 1h' });
   return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] ?? 's'] ?? 1000);
-}
-
-function readProfile(file: string): MinuteBytes[] {
-  const rows: MinuteBytes[] = [];
-  for (const line of readFileSync(file, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const r = JSON.parse(line) as MinuteBytes;
-      if (Number.isFinite(r.minute) && Number.isFinite(r.bytes)) rows.push({ minute: r.minute, bytes: r.bytes });
-    } catch { /* a line cut by a crash: the profile is advisory */ }
-  }
-  return rows;
 }
 
 export function registerAnalyze(program: Command): void {
@@ -32,16 +20,13 @@ export function registerAnalyze(program: Command): void {
     .option('--json', 'print machine-readable JSON on stdout')
     .action((o: GlobalOptions & { state: string; group?: string; rpo: string }) => {
       const dir = join(resolve(o.state), 'profile');
-      let files: string[];
-      try { files = readdirSync(dir).filter((f) => f.endsWith('.jsonl')); } catch { files = []; }
       const rpoMs = parseDuration(o.rpo);
-      const groups = files.map((f) => f.slice(0, -6)).filter((g) => !o.group || g === o.group).sort().map((group) => {
-        const rows = readProfile(join(dir, `${group}.jsonl`));
-        return { group, minutes: rows.length, capturedBytes: rows.reduce((a, r) => a + r.bytes, 0), rpoMs, bandwidthForRpo: Math.ceil(bandwidthForRpo(rows, rpoMs)), byHour: ratesByHour(rows) };
+      const groups = profiledGroups(dir).filter((g) => !o.group || g === o.group).sort().map((group) => {
+        return { group, ...profileSummary(readProfileFile(join(dir, `${group}.jsonl`)), rpoMs) };
       });
       if (groups.length === 0) throw new TidemarkError('TM_NOT_FOUND', `No I/O profile in ${dir}${o.group ? ` for group "${o.group}"` : ''}`, { hint: 'the hub writes one line per group and minute of activity' });
       output(o, { groups }, () => groups.map((g) => [
-        `Group "${g.group}": ${formatBytes(g.capturedBytes)} captured; holding an RPO of ${o.rpo} needs ${formatBytes(g.bandwidthForRpo)}/s`,
+        `Group "${g.group}": ${formatBytes(g.capturedBytes)} captured; holding an RPO of ${o.rpo} needs ${formatBytes(g.bandwidthForRpo)}/s; journal: ~${formatBytes(g.bytesPerDay)} per day of retention`,
         '  hour(UTC)  p50/s      p95/s      p99/s      max/s',
         ...g.byHour.map((h) => `  ${String(h.hour).padStart(2, '0')}:00     ${[h.p50, h.p95, h.p99, h.max].map((v) => formatBytes(v).padEnd(10)).join(' ')}`),
       ].join('\n')).join('\n'));

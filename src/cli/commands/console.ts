@@ -21,9 +21,11 @@ interface UserOptions extends GlobalOptions { role?: string; passwordFile?: stri
 const merged = (cmd: Command): UserOptions => cmd.optsWithGlobals<UserOptions>();
 
 function stateDirOf(o: GlobalOptions & { stateDir?: string }): string {
+  // A hub's console (HUBSTATE/console) has no vault: --state-dir alone names it.
+  if (o.stateDir) return resolve(o.stateDir);
   const dir = vaultDir(o);
   if (!isVault(dir)) throw new TidemarkError('TM_NOT_A_VAULT', `${dir} holds no Tidemark vault`, { hint: 'check --vault / $TIDEMARK_VAULT' });
-  return o.stateDir ?? join(dir, 'console');
+  return join(dir, 'console');
 }
 
 function parseRole(r: string | undefined): Role {
@@ -73,7 +75,7 @@ export function registerConsole(program: Command): void {
   withGlobals(user.command('add').argument('<name>').description('add a user (prints a generated password unless --password-file)'))
     .requiredOption('--role <role>', `one of ${ROLES.join(', ')}`)
     .option('--password-file <file>', 'read the password from this file')
-    .option('--state-dir <dir>', 'console state directory (default VAULT/console)')
+    .option('--state-dir <dir>', 'console state directory (default VAULT/console; a hub\'s: HUBSTATE/console)')
     .action(async (name: string, _o: UserOptions, cmd: Command) => {
       const o = merged(cmd);
       const store = new UserStore(stateDirOf(o));
@@ -85,7 +87,7 @@ export function registerConsole(program: Command): void {
   withGlobals(user.command('passwd').argument('<name>').description("reset a user's password (prints a generated one unless --password-file)"))
     .option('--password-file <file>', 'read the new password from this file')
     .option('--role <role>', 'also change the role')
-    .option('--state-dir <dir>', 'console state directory (default VAULT/console)')
+    .option('--state-dir <dir>', 'console state directory (default VAULT/console; a hub\'s: HUBSTATE/console)')
     .action(async (name: string, _o: UserOptions, cmd: Command) => {
       const o = merged(cmd);
       const store = new UserStore(stateDirOf(o));
@@ -95,14 +97,14 @@ export function registerConsole(program: Command): void {
       output(o, { ...u, ...(generated ? { password } : {}) }, () => `Reset the password of "${name}"${generated ? `: ${password}` : ''} (a running console ends its sessions at their next check)`);
     });
   withGlobals(user.command('list').description('list console users'))
-    .option('--state-dir <dir>', 'console state directory (default VAULT/console)')
+    .option('--state-dir <dir>', 'console state directory (default VAULT/console; a hub\'s: HUBSTATE/console)')
     .action((_o: UserOptions, cmd: Command) => {
       const o = merged(cmd);
       const users = new UserStore(stateDirOf(o)).list();
       output(o, users, () => users.map((u) => `${u.name}\t${u.role}\tcreated ${u.created}`).join('\n') || 'No users yet: the first `tidemark console` creates "admin".');
     });
   withGlobals(user.command('remove').argument('<name>').description('remove a user (never the last admin)'))
-    .option('--state-dir <dir>', 'console state directory (default VAULT/console)')
+    .option('--state-dir <dir>', 'console state directory (default VAULT/console; a hub\'s: HUBSTATE/console)')
     .action((name: string, _o: UserOptions, cmd: Command) => {
       const o = merged(cmd);
       const store = new UserStore(stateDirOf(o));

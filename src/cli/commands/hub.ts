@@ -1,4 +1,4 @@
-/** `tidemark hub`: receive taps' change streams and replicate them to target vaults. */
+/** `tidemark hub`: receive taps' change streams, replicate them to target vaults, serve metrics and the web console. */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { TidemarkError } from '../../common/errors.js';
@@ -7,9 +7,13 @@ import { serveMetrics } from '../../hub/metrics-server.js';
 import { parseTargetSpec } from '../../hub/target-spec.js';
 import { loadIdentity } from '../../pki/tls-identity.js';
 import { parseRate } from '../../replication/bandwidth-schedule.js';
+import { HUB_CONSOLE_LISTEN, startHubConsoleBeside } from '../../web/hub-console.js';
 import { listenAddress, logLine, untilSignal } from './serve-common.js';
 
-interface HubOptions { listen: string; tls: string; state: string; target?: string[]; spoolMax: string; metrics?: string; caDir?: string; allowPeer?: string[]; json?: boolean }
+interface HubOptions {
+  listen: string; tls: string; state: string; target?: string[]; spoolMax: string; metrics?: string; caDir?: string; allowPeer?: string[]; json?: boolean;
+  console: string | false; consoleTlsCert?: string; consoleTlsKey?: string;
+}
 
 export function registerHub(program: Command): void {
   program.command('hub').description('run a hub: receive taps\' streams (mutual TLS), spool them, replicate to vaults')
@@ -21,10 +25,15 @@ export function registerHub(program: Command): void {
     .option('--metrics <host:port>', 'serve /metrics (Prometheus) and /status (JSON) over HTTP here')
     .option('--ca-dir <dir>', 'redeem `tidemark pki token` enrolment tokens with this CA')
     .option('--allow-peer <name...>', 'accept streams only from these nodes (certificate names of taps); default: any node of the CA')
+    .option('--console <addr>', 'serve the web console and REST API here (see docs/console.md)', HUB_CONSOLE_LISTEN)
+    .option('--no-console', 'do not serve the web console')
+    .option('--console-tls-cert <file>', 'serve the console over https with this PEM certificate (with --console-tls-key)')
+    .option('--console-tls-key <file>', 'the PEM private key of --console-tls-cert')
     .option('--json', 'print events as JSON lines on stdout')
     .action(async (o: HubOptions) => {
       const spoolMax = parseRate(o.spoolMax);
       if (!(spoolMax > 0)) throw new TidemarkError('TM_USAGE', '--spool-max must be positive');
+      if (!!o.consoleTlsCert !== !!o.consoleTlsKey) throw new TidemarkError('TM_USAGE', '--console-tls-cert and --console-tls-key go together');
       const targets = (o.target ?? []).map(parseTargetSpec);
       if (new Set(targets.map((t) => t.name)).size !== targets.length) throw new TidemarkError('TM_USAGE', 'two targets have the same name');
       const hub = new Hub({ stateDir: resolve(o.state), identity: loadIdentity(resolve(o.tls)), targets, spoolMax, caDir: o.caDir ? resolve(o.caDir) : undefined, allow: o.allowPeer, log: logLine('hub') });
@@ -38,10 +47,16 @@ export function registerHub(program: Command): void {
         metricsPort = srv.port;
         closeMetrics = () => srv.server.close();
       }
-      const ready = { event: 'listening', role: 'hub', port: bound, metricsPort, targets: targets.map((t) => ({ name: t.name, url: t.url, mode: t.mode, outage: t.outage, rate: t.rate })) };
+      const consoleTls = o.consoleTlsCert ? { certFile: resolve(o.consoleTlsCert), keyFile: resolve(o.consoleTlsKey!) } : undefined;
+      const web = await startHubConsoleBeside(hub, o.console, resolve(o.state), consoleTls);
+      const ready = {
+        event: 'listening', role: 'hub', port: bound, metricsPort, consoleUrl: web?.url ?? null, initialPasswordFile: web?.initialPasswordFile ?? null,
+        targets: targets.map((t) => ({ name: t.name, url: t.url, mode: t.mode, outage: t.outage, rate: t.rate })),
+      };
       if (o.json) process.stdout.write(JSON.stringify(ready) + '\n');
       else process.stderr.write(`Hub listening on ${host}:${bound}${metricsPort ? `, metrics on ${o.metrics?.replace(/:\d+$/, '')}:${metricsPort}` : ''} (Ctrl-C to stop)\n`);
       await untilSignal();
+      await web?.close();
       closeMetrics();
       await hub.close();
     });

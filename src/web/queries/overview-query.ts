@@ -36,9 +36,9 @@ export function liveLagMs(run: RunStatus, now: number): number {
   return run.rpoLagMs + (run.pendingChanges > 0 ? Math.max(0, now - Date.parse(run.updated)) : 0);
 }
 
-/** Colour a lag against a target. */
-export function rpoState(lagMs: number | null, targetMs: number): { state: RpoState; reason: string } {
-  if (lagMs === null) return { state: 'red', reason: 'no live protect watches this group: changes are not being captured' };
+/** Colour a lag against a target; `unknown` says why a null lag is not known. */
+export function rpoState(lagMs: number | null, targetMs: number, unknown = 'no live protect watches this group: changes are not being captured'): { state: RpoState; reason: string } {
+  if (lagMs === null) return { state: 'red', reason: unknown };
   if (lagMs <= targetMs) return { state: 'green', reason: `lag ${lagMs} ms within the ${targetMs} ms target` };
   if (lagMs <= 2 * targetMs) return { state: 'amber', reason: `lag ${lagMs} ms over the ${targetMs} ms target` };
   return { state: 'red', reason: `lag ${lagMs} ms over twice the ${targetMs} ms target` };

@@ -33,7 +33,7 @@ export function groupRoutes(d: ConsoleDeps): Route[] {
       params: groupParams,
       handler({ params }) {
         requireGroup(v, params.group);
-        return { json: { group: params.group, rpoTargetMs: d.settings.rpoTargetMs(params.group), samples: d.history.series(params.group).map((s) => ({ time: iso(s.t), lagMs: s.lag })) } };
+        return { json: d.history.json(params.group, d.settings.rpoTargetMs(params.group)) };
       },
     }),
     route({

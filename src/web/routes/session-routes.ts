@@ -4,11 +4,11 @@ import { ApiError } from '../http-errors.js';
 import { parseCookies } from '../http-kit.js';
 import { route, type Route } from '../router.js';
 import { SESSION_COOKIE, sessionCookie } from '../auth/sessions.js';
-import type { ConsoleDeps } from '../console-deps.js';
+import type { AuthDeps } from '../console-deps.js';
 
 const loginBody = z.object({ user: z.string().min(1).max(64), password: z.string().min(1).max(1024) }).strict();
 
-export function sessionRoutes(d: ConsoleDeps): Route[] {
+export function sessionRoutes(d: AuthDeps): Route[] {
   return [
     route({
       method: 'POST', path: '/api/login', summary: 'Log in; sets the session cookie and returns the CSRF token', role: 'public', body: loginBody,
@@ -27,7 +27,7 @@ export function sessionRoutes(d: ConsoleDeps): Route[] {
         d.limiter.recordSuccess(ip, body.user);
         const { token, session } = d.sessions.create(user.name);
         d.audit.append({ user: user.name, ip, action: 'login', target: user.name, result: 'ok' });
-        return { json: { user: user.name, role: user.role, csrfToken: session.csrf }, headers: { 'Set-Cookie': sessionCookie(token, d.secure) } };
+        return { json: { user: user.name, role: user.role, csrfToken: session.csrf, console: d.kind }, headers: { 'Set-Cookie': sessionCookie(token, d.secure) } };
       },
     }),
     route({
@@ -38,9 +38,9 @@ export function sessionRoutes(d: ConsoleDeps): Route[] {
       },
     }),
     route({
-      method: 'GET', path: '/api/session', summary: 'The logged-in user, role and CSRF token', role: 'viewer',
+      method: 'GET', path: '/api/session', summary: 'The logged-in user, role and CSRF token, and what the console serves (vault or hub)', role: 'viewer',
       handler({ user, session }) {
-        return { json: { user: user!.name, role: user!.role, csrfToken: session!.csrf } };
+        return { json: { user: user!.name, role: user!.role, csrfToken: session!.csrf, console: d.kind } };
       },
     }),
   ];

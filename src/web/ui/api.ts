@@ -1,6 +1,7 @@
 /** The browser side of the REST API: JSON calls with the session's CSRF token, errors as exceptions. */
 
-export interface Me { user: string; role: 'viewer' | 'operator' | 'admin'; csrfToken: string }
+/** The logged-in user; `console` says what this console serves: a vault, or a hub (`tidemark hub`). */
+export interface Me { user: string; role: 'viewer' | 'operator' | 'admin'; csrfToken: string; console: 'vault' | 'hub' }
 
 export class ApiCallError extends Error {
   constructor(readonly status: number, readonly code: string, message: string, readonly hint?: string) {

@@ -1,6 +1,6 @@
 /**
  * The console's single page: a hash router (#/login, #/, #/group/NAME, #/audit, #/users),
- * the navigation bar, and who is logged in. Each page is a module rendering into <main>.
+ * the navigation bar, and who is logged in. A hub's console shows its replication page at #/. Each page is a module rendering into <main>.
  */
 import { api, setCsrf, type Me } from './api.js';
 import { h, mount } from './dom.js';
@@ -8,6 +8,7 @@ import { renderLogin } from './login-page.js';
 import { renderOverview } from './overview-page.js';
 import { renderGroup } from './group-page.js';
 import { renderAudit, renderUsers } from './admin-pages.js';
+import { renderHub } from './hub-page.js';
 
 let me: Me | null = null;
 
@@ -16,7 +17,7 @@ function nav(): void {
   if (!me) { mount(el); return; }
   const who = me;
   mount(el,
-    h('a', { href: '#/' }, 'Overview'),
+    h('a', { href: '#/' }, who.console === 'hub' ? 'Replication' : 'Overview'),
     h('a', { href: '#/audit' }, 'Audit log'),
     who.role === 'admin' ? h('a', { href: '#/users' }, 'Users') : null,
     h('span', { className: 'who', 'data-testid': 'who' }, `${who.user} (${who.role})`),
@@ -51,14 +52,14 @@ async function route(refresh = false): Promise<void> {
     }
   }
   nav();
-  document.title = 'Tidemark console';
+  document.title = me?.console === 'hub' ? 'Tidemark hub console' : 'Tidemark console';
   try {
     if (path === '/login') {
       me = null;
       nav();
       renderLogin(main, (m) => { me = m; setCsrf(m.csrfToken); location.hash = '#/'; });
     } else if (path === '/' || path === '') {
-      await renderOverview(main);
+      await (me!.console === 'hub' ? renderHub(main) : renderOverview(main));
       setTimeout(() => { if (gen === generation) void route(true); }, OVERVIEW_REFRESH_MS);
     } else if (path!.startsWith('/group/')) {
       await renderGroup(main, decodeURIComponent(path!.slice('/group/'.length)), params, me!);
