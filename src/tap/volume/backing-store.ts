@@ -3,7 +3,7 @@
  * a block device, read and written at offsets with synchronous calls (the tap serialises
  * writes; a synchronous pwrite of a page-cache page is cheaper than a thread-pool hop).
  */
-import { closeSync, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, writeSync, ftruncateSync, constants } from 'node:fs';
+import { closeSync, write, fdatasyncSync, fstatSync, openSync, readFileSync, readSync, writeSync, ftruncateSync, constants } from 'node:fs';
 import { SyncGroup } from '../../common/sync-group.js';
 import { TidemarkError, isErrno, wrapIo } from '../../common/errors.js';
 
@@ -49,6 +49,20 @@ export class BackingStore {
     while (done < data.length) done += writeSync(this.fd, data, done, data.length - done, offset + done);
   }
 
+  /** pwrite on the thread pool: the main thread goes on serving while the copy happens. */
+  writeAsync(offset: number, data: Uint8Array): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const step = (done: number): void => {
+        if (done >= data.length) { resolve(); return; }
+        write(this.fd, data, done, data.length - done, offset + done, (err, n) => {
+          if (err) reject(wrapIo(err, `Cannot write to the backing store ${this.path}`));
+          else if (n === 0) reject(new TidemarkError('TM_IO', `The backing store ${this.path} accepted no bytes at offset ${offset + done}`));
+          else step(done + n);
+        });
+      };
+      step(0);
+    });
+  }
 
   /** fdatasync on the thread pool (shared by callers that ask while one runs). */
   syncAsync(): Promise<void> {

@@ -57,7 +57,7 @@ export interface VolumeTapStats {
 }
 
 /** A logged write waiting to be folded into the journal. */
-interface FoldEntry { op: FrameOp; seq: number; time: number; offset: number; length: number; data: Buffer | null; ref: FrameRef }
+interface FoldEntry { op: FrameOp; seq: number; time: number; offset: number; length: number; data: Buffer | null; ref: FrameRef; queuedAt: number }
 
 type Draft = VolumeRecord extends infer R ? (R extends VolumeRecord ? Omit<R, 'seq' | 'time'> : never) : never;
 
@@ -70,6 +70,12 @@ const MAX_UNFOLDED = 1024 * 1024 * 1024;
 const MAX_RETAINED = 128 * 1024 * 1024;
 /** how long one fold turn may hold the thread before it lets requests in */
 const FOLD_SLICE_MS = 8;
+/** fold once no write came for this long... */
+const FOLD_QUIET_MS = 5;
+/** ...or once this much waits to be folded... */
+const FOLD_EAGER_BYTES = 768 * 1024 * 1024;
+/** ...or once the oldest unfolded write is this old (how far readers of the vault may trail) */
+const FOLD_STALE_MS = 2000;
 
 export class VolumeTap implements NbdExport {
   readonly readOnly = false;
@@ -102,6 +108,11 @@ export class VolumeTap implements NbdExport {
   private lastFoldCommit = 0;
   private roomWaiters: (() => void)[] = [];
   private undurableSince: number | null = null;
+  /** aligned writes still landing in the backing store (thread pool) */
+  private readonly inflight = new Set<{ start: number; end: number; done: Promise<void> }>();
+  private chainPending = 0;
+  private lastWriteAt = 0;
+  private foldTimer: NodeJS.Timeout | null = null;
   readonly stats = { writes: 0, bytesWritten: 0, flushes: 0, commits: 0 };
   /** called once when journaling fails: the tap then refuses every request */
   onFailure: (err: Error) => void = () => {};
@@ -171,11 +182,33 @@ export class VolumeTap implements NbdExport {
 
   async write(offset: number, data: Buffer, fua: boolean): Promise<void> {
     if (this.log) {
-      // Logged writes need no chain: everything from seq to append happens in this turn.
       this.check();
       if (this.unfoldedBytes > MAX_UNFOLDED) await this.foldRoom();
+      const { start, end } = alignedRange(offset, data.length);
+      // Bounded by the client: each turn waits for a request it sent earlier.
+      for (let w = this.mustWait(start, end); w; w = this.mustWait(start, end)) await w;
       this.check();
-      const seq = this.writeNow(offset, data);
+      let seq: number;
+      if (start === offset && end === offset + data.length) {
+        // The frame holds the bytes, so the backing copy can happen on the thread pool
+        // while this thread serves other requests; seq order is still landing order,
+        // because overlapping writes wait for one another (mustWait).
+        seq = this.logFrame(FrameOp.write, offset, data.length, data, false);
+        this.stats.writes++;
+        this.stats.bytesWritten += data.length;
+        const entry = { start, end, done: this.backing.writeAsync(offset, data) };
+        this.inflight.add(entry);
+        try {
+          await entry.done;
+        } catch (err) {
+          this.fail(err as Error);
+          throw err;
+        } finally {
+          this.inflight.delete(entry);
+        }
+      } else {
+        seq = this.writeNow(offset, data);
+      }
       if (fua || this.opts.sync) await this.logDurable(fua, seq);
       return;
     }
@@ -194,8 +227,7 @@ export class VolumeTap implements NbdExport {
   }
 
   async writeZeroes(offset: number, length: number, fua: boolean): Promise<void> {
-    const seq = await this.serial(() => {
-      this.check();
+    const zero = (): number => {
       for (let at = offset; at < offset + length; at += ZERO_RUN.length) {
         this.backing.write(at, ZERO_RUN.subarray(0, Math.min(ZERO_RUN.length, offset + length - at)));
       }
@@ -207,8 +239,35 @@ export class VolumeTap implements NbdExport {
       if (offset < inner.start) last = this.journalRange(offset, inner.start - offset, null);
       if (offset + length > inner.end) last = this.journalRange(inner.end, offset + length - inner.end, null);
       return last;
-    });
+    };
+    let seq: number;
+    if (this.log) {
+      this.check();
+      const r = alignedRange(offset, length);
+      for (let w = this.mustWait(r.start, r.end); w; w = this.mustWait(r.start, r.end)) await w;
+      this.check();
+      seq = zero();
+    } else {
+      seq = await this.serial(() => {
+        this.check();
+        return zero();
+      });
+    }
     await this.settle(seq, fua);
+  }
+
+  /**
+   * What a write to the blocks [start, end) must wait for before it touches the backing
+   * store: a write overlapping them still landing, or requests from before the log
+   * started still in the chain; null when it may go ahead. Callers re-check after every
+   * wait and act in the same turn as the check that returned null (an `await` in
+   * between would let another write slip in), so a backing write lands after every
+   * overlapping write with a lower seq.
+   */
+  private mustWait(start: number, end: number): Promise<unknown> | null {
+    if (this.chainPending > 0) return this.chain;
+    for (const w of this.inflight) if (w.start < end && start < w.end) return w.done.catch(() => undefined);
+    return null;
   }
 
   /** TRIM is advisory in NBD: the backing keeps its bytes and the journal stays equal to it. */
@@ -375,13 +434,11 @@ export class VolumeTap implements NbdExport {
       data = owned ? payload : Buffer.from(payload);
       this.retainedBytes += data.length;
     }
-    this.foldQueue.push({ op, seq, time, offset, length, data, ref });
+    this.lastWriteAt = performance.now();
+    this.foldQueue.push({ op, seq, time, offset, length, data, ref, queuedAt: this.lastWriteAt });
     this.unfoldedBytes += payload?.length ?? 0;
     this.undurableSince ??= time;
-    if (!this.folding) {
-      this.folding = true;
-      setImmediate(() => this.guard(() => this.foldSome()));
-    }
+    this.scheduleFold();
     return seq;
   }
 
@@ -423,10 +480,36 @@ export class VolumeTap implements NbdExport {
       this.foldHead = 0;
     }
     if (this.unfoldedBytes <= MAX_UNFOLDED) this.wakeRoom();
-    const caughtUp = this.foldHead === this.foldQueue.length;
     if (this.pending.length > 0 && Date.now() - this.lastFoldCommit >= (this.opts.commitIntervalMs ?? 200)) this.foldCommit();
-    if (caughtUp) this.folding = false;
-    else setImmediate(() => this.guard(() => this.foldSome()));
+    this.folding = false;
+    this.scheduleFold();
+  }
+
+  /**
+   * Fold when the client pauses, when the backlog is large, or when the oldest logged
+   * write has waited long: a burst of writes is absorbed by the log at the speed of an
+   * append, and folded once it is over (readers see its points a moment later).
+   */
+  private scheduleFold(): void {
+    if (this.folding || this.failure || this.closed || this.foldHead === this.foldQueue.length) return;
+    const oldest = this.foldQueue[this.foldHead]!;
+    const now = performance.now();
+    const wait = Math.max(
+      0,
+      Math.min(
+        this.unfoldedBytes >= FOLD_EAGER_BYTES ? 0 : FOLD_QUIET_MS - (now - this.lastWriteAt),
+        FOLD_STALE_MS - (now - oldest.queuedAt),
+      ),
+    );
+    if (wait <= 0) {
+      if (this.foldTimer) { clearTimeout(this.foldTimer); this.foldTimer = null; }
+      this.folding = true;
+      setImmediate(() => this.guard(() => this.foldSome()));
+      return;
+    }
+    if (this.foldTimer) return;
+    this.foldTimer = setTimeout(() => { this.foldTimer = null; this.scheduleFold(); }, Math.ceil(wait));
+    this.foldTimer.unref();
   }
 
   /** Commit the folded records; delete log segments that hold nothing newer. */
@@ -524,7 +607,8 @@ export class VolumeTap implements NbdExport {
   }
 
   private serial<T>(fn: () => T): Promise<T> {
-    const run = this.chain.then(fn);
+    this.chainPending++;
+    const run = this.chain.then(fn).finally(() => { this.chainPending--; });
     this.chain = run.catch(() => undefined);
     return run;
   }
@@ -533,7 +617,9 @@ export class VolumeTap implements NbdExport {
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.timer);
+    if (this.foldTimer) clearTimeout(this.foldTimer);
     try {
+      await Promise.all([...this.inflight].map((w) => w.done.catch(() => undefined)));
       if (!this.failure) {
         await this.serial(() => {
           this.backing.sync();
