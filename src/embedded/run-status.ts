@@ -23,6 +23,8 @@ export interface RunStatus {
   filesCaptured: number;
   bytesCaptured: number;
   bytesNew: number;
+  /** volume taps: where the write log stands (durable in the log, folded into the journal) */
+  writeLog?: { durableSeq: number; foldedSeq: number; unfoldedBytes: number };
 }
 
 export function runStatusPath(vaultDir: string, group: string): string {

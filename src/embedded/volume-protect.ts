@@ -49,6 +49,7 @@ export async function runVolumeProtect(vault: Vault, o: VolumeProtectOptions): P
     status.rpoLagMs = s.oldestPendingTime ? Math.max(0, Date.now() - s.oldestPendingTime) : 0;
     status.captures = s.commits;
     status.bytesCaptured = s.bytesWritten;
+    status.writeLog = { durableSeq: s.durableSeq, foldedSeq: s.foldedSeq, unfoldedBytes: s.unfoldedBytes };
     try { writeRunStatus(vault.dir, status); } catch { /* advisory */ }
   };
   const heartbeat = setInterval(publish, 1000);

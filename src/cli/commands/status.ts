@@ -33,6 +33,7 @@ export function registerStatus(program: Command): void {
             bytesCaptured: run?.bytesCaptured ?? null,
             replication: replicationOf(shippers.find((x) => x.group === g.name), run !== undefined),
             filesCaptured: run?.filesCaptured ?? null,
+            writeLog: run?.writeLog ?? null,
           };
         });
         const logical = groups.reduce((a, g) => a + g.protectedBytes, 0);
