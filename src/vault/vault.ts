@@ -496,8 +496,8 @@ export class Vault {
   static chunkIdsOf(c: StoredCommit): Buffer[] {
     const seen = new Map<string, Buffer>();
     for (const rec of c.records) {
-      if (rec.op !== 'put') continue;
-      for (const x of rec.entry.extents) if (x.id) seen.set(x.id.toString('hex'), x.id);
+      const extents = rec.op === 'put' ? rec.entry.extents : rec.op === 'vwrite' ? rec.extents : [];
+      for (const x of extents) if (x.id) seen.set(x.id.toString('hex'), x.id);
     }
     return [...seen.values()];
   }

@@ -26,6 +26,8 @@ export interface Deployment {
   /** a hub on loopback; its web console only with `console` (an address, e.g. 127.0.0.1:0) */
   startHub(targets: string[], opts?: { port?: number; extra?: string[]; console?: string }): Promise<{ d: Daemon; port: number; metricsPort: number }>;
   protect(src: string, group: string, hubPort: number): Daemon;
+  /** `protect-volume BACKING` shipping to the hub, served on the unix socket `sock` */
+  protectVolume(backing: string, group: string, hubPort: number, sock: string, extra?: string[]): Daemon;
   /** restore `group` at `seq` from `vault` into a fresh directory */
   restore(vault: string, group: string, seq: number): Promise<string>;
   /** the remote vault restores seq exactly as the tap's vault does */
@@ -80,6 +82,10 @@ export async function makeDeployment(): Promise<Deployment> {
     },
     protect(src, group, hubPort) {
       return Daemon.start(['protect', src, '--vault', tapVault, '--group', group, '--hub', `tls://127.0.0.1:${hubPort}`, '--json'],
+        { ...env, TIDEMARK_TLS_DIR: ids.get('tap') ?? path.join(root, 'tls-tap') });
+    },
+    protectVolume(backing, group, hubPort, sock, extra = []) {
+      return Daemon.start(['protect-volume', backing, '--vault', tapVault, '--group', group, '--listen', `unix:${sock}`, '--hub', `tls://127.0.0.1:${hubPort}`, '--json', ...extra],
         { ...env, TIDEMARK_TLS_DIR: ids.get('tap') ?? path.join(root, 'tls-tap') });
     },
     async restore(vault, group, seq) {

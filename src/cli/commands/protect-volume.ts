@@ -7,8 +7,9 @@ import { runVolumeProtect } from '../../embedded/volume-protect.js';
 import { formatBytes, progressLine, type GlobalOptions, withGlobals } from '../cli-context.js';
 import { openOrCreateForWrite, validateGroup } from './protect.js';
 import { parseListen } from '../../nbd/nbd-listen.js';
+import { withShipper } from '../../tap/shipper/start-shipper.js';
 
-interface Options extends GlobalOptions { group: string; listen: string; size?: string; sync?: boolean; commitInterval?: string }
+interface Options extends GlobalOptions { group: string; listen: string; size?: string; sync?: boolean; commitInterval?: string; hub?: string }
 
 export function registerProtectVolume(program: Command): void {
   withGlobals(program.command('protect-volume').argument('<backing>', 'backing file (created with --size) or block device')
@@ -18,6 +19,7 @@ export function registerProtectVolume(program: Command): void {
     .option('--size <bytes>', 'create the backing file with this size (e.g. 4G) when it does not exist')
     .option('--sync', 'acknowledge a write only once it is journaled durably (RPO 0 on the vault)')
     .option('--commit-interval <ms>', 'without --sync, make acknowledged writes durable at least this often', '200')
+    .option('--hub <url>', 'also stream every recovery point to this hub (tls://HOST:PORT; TLS identity from $TIDEMARK_TLS_DIR)')
     .action(async (backing: string, o: Options) => {
       const group = validateGroup(o.group);
       parseListen(o.listen);
@@ -30,10 +32,10 @@ export function registerProtectVolume(program: Command): void {
       const vault = openOrCreateForWrite(o, `protect-volume ${path}`);
       const line = progressLine(o);
       try {
-        await runVolumeProtect(vault, {
+        await withShipper(o.hub, vault, { group, json: o.json === true }, () => runVolumeProtect(vault, {
           backing: path, group, listen: o.listen, size, sync: o.sync === true, json: o.json === true, commitIntervalMs: interval,
           onProgress: (done, total) => line(`baseline: ${formatBytes(done)} of ${formatBytes(total)}`),
-        });
+        }));
       } finally {
         line.done();
         vault.close();
