@@ -13,7 +13,7 @@ import path from 'node:path';
 import { makeVault, type TestVault } from '../helpers/cli.js';
 import { killAllLive } from '../helpers/live.js';
 import type { TimelineJson } from '../helpers/contract.js';
-import { attachExport, execFileAsync, startImage, startVolume, type Attached } from '../helpers/volume.js';
+import { attachExport, execFileAsync, startImage, startVolume, waitFolded, type Attached } from '../helpers/volume.js';
 
 const PG_BIN = '/usr/lib/postgresql/15/bin';
 const cleanups: (() => Promise<unknown>)[] = [];
@@ -81,7 +81,10 @@ describe('PostgreSQL on the volume tap', () => {
     cleanups.push(() => stopPg(cluster, 'immediate'));
     await pg('pgbench', ['-h', cluster.sockDir, '-p', String(cluster.port), '-i', '-s', '2', '-q', 'postgres']);
     await sql(cluster, 'CHECKPOINT');
-    const lastSeq = async (): Promise<number> => (await tv.json<TimelineJson>(['timeline', 'pg'])).last.seq;
+    const lastSeq = async (): Promise<number> => {
+      await waitFolded(tv, 'pg');
+      return (await tv.json<TimelineJson>(['timeline', 'pg'])).last.seq;
+    };
     const runStart = await lastSeq();
     const bench = await pg('pgbench', ['-h', cluster.sockDir, '-p', String(cluster.port), '-n', '-c', '4', '-j', '2', '-T', '10', 'postgres']);
     const tps = /tps = ([\d.]+)/.exec(bench.stdout)?.[1];

@@ -13,7 +13,7 @@ import path from 'node:path';
 import { makeVault, type TestVault } from '../helpers/cli.js';
 import { killAllLive, sleep } from '../helpers/live.js';
 import type { TimelineJson } from '../helpers/contract.js';
-import { execFileAsync, qemuIo, readExport, sha256, startImage, startVolume } from '../helpers/volume.js';
+import { execFileAsync, qemuIo, readExport, sha256, startImage, startVolume, waitFolded } from '../helpers/volume.js';
 
 const MiB = 1024 * 1024;
 const vaults: TestVault[] = [];
@@ -30,11 +30,13 @@ async function vault(): Promise<TestVault> {
 }
 
 async function lastSeq(tv: TestVault, group: string): Promise<number> {
+  await waitFolded(tv, group);
   return (await tv.json<TimelineJson>(['timeline', group])).last.seq;
 }
 
 /** `image --to` of a point, as bytes. */
 async function imageAt(tv: TestVault, group: string, at: string): Promise<Buffer> {
+  await waitFolded(tv, group);
   const out = path.join(tv.root, `image-${group}-${at.replace(/\W/g, '_')}.raw`);
   await tv.json(['image', group, '--at', at, '--to', out]);
   const b = await fs.readFile(out);

@@ -3,7 +3,7 @@
  * serve, and drive them with real NBD clients nobody here wrote (qemu-io, nbdcopy).
  */
 import { execFile, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import path from 'node:path';
@@ -28,6 +28,29 @@ export async function startImage(tv: TestVault, group: string, at: string, extra
   const proc = LiveProtect.spawn(tv, ['image', group, '--at', at, '--listen', `unix:${sock}`, '--json', ...extra]);
   const ready = await proc.waitFor((e) => e.event === 'ready', 30_000, 'the ready line');
   return { proc, uri: (ready as unknown as { uri: string }).uri, ready };
+}
+
+/**
+ * Wait until a live tap of `group` has folded every durable write into the journal (its
+ * run status, rewritten every second, says so), so `timeline` and `image --at latest`
+ * show the last flushed write. Returns at once when no tap of the group runs.
+ */
+export async function waitFolded(tv: TestVault, group: string, timeoutMs = 20_000): Promise<void> {
+  const file = path.join(tv.vault, 'run', `${group}.json`);
+  const since = Date.now();
+  for (let waited = 0; waited <= timeoutMs; waited += 100) {
+    let s: { pid: number; updated: string; writeLog?: { durableSeq: number; foldedSeq: number; unfoldedBytes: number } };
+    try {
+      s = JSON.parse(readFileSync(file, 'utf8')) as typeof s;
+      process.kill(s.pid, 0);
+    } catch {
+      return; // no live tap: a stopped tap folded everything, a killed one is folded by the next reader
+    }
+    const w = s.writeLog;
+    if (Date.parse(s.updated) > since && (!w || (w.foldedSeq >= w.durableSeq && w.unfoldedBytes === 0))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the tap of "${group}" did not fold its write log within ${timeoutMs} ms`);
 }
 
 /** Run qemu-io commands (e.g. `write -P 0xab 0 64k`, `flush`) against an NBD URI. */
