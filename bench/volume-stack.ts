@@ -39,6 +39,8 @@ export interface Server {
   service: Service;
   /** Stop it (SIGINT) and wait for it; throws if it did not exit cleanly. */
   stop(): Promise<void>;
+  /** a tap's run status file (VAULT/run/GROUP.json), which says how far its write log is folded */
+  runStatus?: string;
 }
 
 /** What starting tidemark needs: its CLI and the environment naming the vault. */
@@ -84,7 +86,8 @@ export async function startTap(t: TidemarkEnv, backing: string, group: string, s
   try {
     const listening = parseEvent(await service.waitLine((l) => parseEvent(l).event === 'listening', 60_000));
     await service.waitLine((l) => parseEvent(l).event === 'baseline', 10 * 60_000);
-    return { uri: listening.uri ?? sockUri(sock), service, stop };
+    const vault = t.env.TIDEMARK_VAULT;
+    return { uri: listening.uri ?? sockUri(sock), service, stop, runStatus: vault ? join(vault, 'run', `${group}.json`) : undefined };
   } catch (e) {
     await stop().catch(() => undefined);
     throw e;

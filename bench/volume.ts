@@ -136,6 +136,8 @@ async function copyFigures(c: Ctx, serve: (backing: string, sock: string, n: num
   const mc = await run('nbdinfo', ['--can', 'multi-conn', a.uri], { timeoutMs: 30_000 }).then(() => 'yes', () => 'no');
   log(`${name}: ${a.uri} (multi-conn: ${mc})`);
   const write = await timedCopy(c, [c.src, a.uri]);
+  const folded = write + (a.runStatus ? await untilFolded(a.runStatus, c.o.timeoutMs) : 0);
+  if (a.runStatus) log(`  folded into the journal ${folded.toFixed(2)} s after nbdcopy started (${(c.o.sizeMiB / folded).toFixed(0)} MiB/s)`);
   const read = await timedCopy(c, [a.uri, '/dev/null']);
   await a.stop();
   await fs.rm(join(c.dir, `${name}-1.raw`), { force: true });
@@ -143,7 +145,24 @@ async function copyFigures(c: Ctx, serve: (backing: string, sock: string, n: num
   const writeFlush = await timedCopy(c, ['--flush', c.src, b.uri]);
   await b.stop();
   await fs.rm(join(c.dir, `${name}-2.raw`), { force: true });
-  return { f: { write: [write], read: [read], writeFlush: [writeFlush] }, multiConn: mc };
+  return { f: { write: [write], read: [read], writeFlush: [writeFlush], folded: [folded] }, multiConn: mc };
+}
+
+/**
+ * Seconds until a tap's run status (rewritten every second) says every logged write is
+ * folded into the journal; the status is polled every 50 ms, so this is at most ~1 s late.
+ */
+async function untilFolded(runStatus: string, timeoutMs: number): Promise<number> {
+  const t0 = performance.now();
+  for (let waited = 0; waited < timeoutMs; waited += 50) {
+    try {
+      const s = JSON.parse(await fs.readFile(runStatus, 'utf8')) as { updated: string; writeLog?: { durableSeq: number; foldedSeq: number; unfoldedBytes: number } };
+      const w = s.writeLog;
+      if (Date.parse(s.updated) > Date.now() - (performance.now() - t0) && w && w.unfoldedBytes === 0 && w.foldedSeq >= w.durableSeq) break;
+    } catch { /* being rewritten */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return (performance.now() - t0) / 1000;
 }
 
 async function sparseFile(path: string, bytes: number): Promise<void> {
