@@ -164,7 +164,20 @@ export class Vault {
     return vault;
   }
 
-  get writable(): boolean { return this.lock !== null; }
+  /**
+   * A second writing handle for a thread of the process that holds the writer lock (the
+   * volume tap's fold thread): it takes no lock and runs no index sync or replay (the
+   * holder did that); the holder must not write through its own handle meanwhile.
+   */
+  static openBorrowed(dir: string, key: MasterKey): Vault {
+    const vault = new Vault(dir, readConfig(dir), key, null);
+    vault.borrowed = true;
+    return vault;
+  }
+
+  private borrowed = false;
+
+  get writable(): boolean { return this.lock !== null || this.borrowed; }
 
   // ---- index sync -------------------------------------------------------------------------
 
@@ -329,7 +342,7 @@ export class Vault {
   // ---- writing ----------------------------------------------------------------------------
 
   private requireWriter(): PackWriter {
-    if (!this.lock) throw new TidemarkError('TM_INTERNAL', 'vault opened without the writer lock');
+    if (!this.lock && !this.borrowed) throw new TidemarkError('TM_INTERNAL', 'vault opened without the writer lock');
     if (!this.writer) this.writer = new PackWriter(this.dir, this.sealer);
     return this.writer;
   }

@@ -88,6 +88,7 @@ describe('volume tap write log', () => {
     assert.ok(tap.status().foldedSeq < flushed, 'with a 60 s commit interval most writes are still unfolded');
     assert.ok(readdirSync(join(dir, 'vault', WRITE_LOG_DIR)).length > 0);
     // No tap.close(): the process "dies" here with its log on disk.
+    await tap.abandon();
     vault.close();
     const again = Vault.open(join(dir, 'vault'), { env: ENV, write: true });
     try {
@@ -137,6 +138,7 @@ describe('volume tap write log', () => {
     const hashes = await randomWrites(tap, model, 30, 3);
     await tap.flush();
     const flushed = tap.status().lastSeq;
+    await tap.abandon();
     vault.close();
     const logDir = join(dir, 'vault', WRITE_LOG_DIR);
     const [seg] = readdirSync(logDir);
@@ -164,6 +166,7 @@ describe('volume tap write log', () => {
     await randomWrites(tap, model, 20, 5);
     await tap.flush();
     const baselineEnd = tap.status().foldedSeq;
+    await tap.abandon();
     vault.close();
     const logDir = join(dir, 'vault', WRITE_LOG_DIR);
     const [seg] = readdirSync(logDir);

@@ -11,11 +11,11 @@
  * durable with one fdatasync. FLUSH syncs the log and the backing store (every write
  * acknowledged on any connection before it: the export is multi-conn safe); FUA and
  * `sync` mode wait for the log's sync before acknowledging; otherwise the log is synced
- * at least every `commitIntervalMs` (the RPO of an unflushed write on a crash). The fold
- * turns logged writes into journal records behind the client's back (on this thread,
- * between requests) and commits them at least every `commitIntervalMs`, so readers of
- * the vault see points a moment after they are durable; a tap that dies leaves its log
- * to the next writer of the vault, which folds it before anything reads.
+ * at least every `commitIntervalMs` (the RPO of an unflushed write on a crash). A fold
+ * thread (fold-worker.ts, on a core of its own) turns logged writes into journal records
+ * and commits them at least every `commitIntervalMs`, so readers of the vault see points
+ * a moment after they are durable; a tap that dies leaves its log to the next writer of
+ * the vault, which folds it before anything reads.
  */
 import { TidemarkError } from '../../common/errors.js';
 import { nowMs } from '../../common/clock.js';
@@ -27,6 +27,7 @@ import { BackingStore } from './backing-store.js';
 import { isZero } from '../../common/zero-bytes.js';
 import { alignedRange, pieces, storePieces, type Piece } from '../../vault/journal/volume-pieces.js';
 import { WriteLog, type FrameRef } from '../../vault/write-log/write-log.js';
+import { FoldThread } from './fold-thread.js';
 import { FrameOp } from '../../vault/write-log/write-log-frame.js';
 
 export interface VolumeTapOptions {
@@ -56,26 +57,11 @@ export interface VolumeTapStats {
   unfoldedBytes: number;
 }
 
-/** A logged write waiting to be folded into the journal. */
-interface FoldEntry { op: FrameOp; seq: number; time: number; offset: number; length: number; data: Buffer | null; ref: FrameRef; queuedAt: number }
-
 type Draft = VolumeRecord extends infer R ? (R extends VolumeRecord ? Omit<R, 'seq' | 'time'> : never) : never;
 
 const BASELINE_REGION = 4 * 1024 * 1024;
 const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 const ZERO_RUN = Buffer.alloc(1024 * 1024);
-/** writes wait for the fold when this much is logged and not folded (bounds the log on disk) */
-const MAX_UNFOLDED = 1024 * 1024 * 1024;
-/** logged writes whose bytes stay in memory until folded (beyond this the fold reads them back) */
-const MAX_RETAINED = 128 * 1024 * 1024;
-/** how long one fold turn may hold the thread before it lets requests in */
-const FOLD_SLICE_MS = 8;
-/** fold once no write came for this long... */
-const FOLD_QUIET_MS = 5;
-/** ...or once this much waits to be folded... */
-const FOLD_EAGER_BYTES = 768 * 1024 * 1024;
-/** ...or once the oldest unfolded write is this old (how far readers of the vault may trail) */
-const FOLD_STALE_MS = 2000;
 
 export class VolumeTap implements NbdExport {
   readonly readOnly = false;
@@ -99,20 +85,12 @@ export class VolumeTap implements NbdExport {
   private closed = false;
   /** set once the baseline is recorded: writes go to the log from then on */
   private log: WriteLog | null = null;
-  private foldQueue: (FoldEntry | undefined)[] = [];
-  private foldHead = 0;
-  private folding = false;
+  private fold: FoldThread | null = null;
   private foldedSeq: number;
-  private unfoldedBytes = 0;
-  private retainedBytes = 0;
-  private lastFoldCommit = 0;
-  private roomWaiters: (() => void)[] = [];
   private undurableSince: number | null = null;
   /** aligned writes still landing in the backing store (thread pool) */
   private readonly inflight = new Set<{ start: number; end: number; done: Promise<void> }>();
   private chainPending = 0;
-  private lastWriteAt = 0;
-  private foldTimer: NodeJS.Timeout | null = null;
   readonly stats = { writes: 0, bytesWritten: 0, flushes: 0, commits: 0 };
   /** called once when journaling fails: the tap then refuses every request */
   onFailure: (err: Error) => void = () => {};
@@ -158,7 +136,7 @@ export class VolumeTap implements NbdExport {
 
   status(): VolumeTapStats {
     const oldestPendingTime = this.log ? this.undurableSince : this.pending[0]?.time ?? null;
-    return { ...this.stats, lastSeq: this.seq, durableSeq: this.durableSeq, oldestPendingTime, foldedSeq: this.foldedSeq, unfoldedBytes: this.unfoldedBytes };
+    return { ...this.stats, lastSeq: this.seq, durableSeq: this.durableSeq, oldestPendingTime, foldedSeq: this.foldedSeq, unfoldedBytes: this.fold?.unfoldedBytes ?? 0 };
   }
 
   /** Periodic work: make the log durable (the RPO of unflushed writes), commit what is folded. */
@@ -169,7 +147,6 @@ export class VolumeTap implements NbdExport {
       return;
     }
     if (this.seq > this.durableSeq) this.logDurable(false).catch(() => {});
-    if (!this.folding && this.pending.length > 0) this.guard(() => this.foldCommit());
   }
 
   // ---- NBD export -------------------------------------------------------------------------
@@ -183,7 +160,7 @@ export class VolumeTap implements NbdExport {
   async write(offset: number, data: Buffer, fua: boolean): Promise<void> {
     if (this.log) {
       this.check();
-      if (this.unfoldedBytes > MAX_UNFOLDED) await this.foldRoom();
+      await this.fold!.room();
       const { start, end } = alignedRange(offset, data.length);
       // Bounded by the client: each turn waits for a request it sent earlier.
       for (let w = this.mustWait(start, end); w; w = this.mustWait(start, end)) await w;
@@ -345,9 +322,7 @@ export class VolumeTap implements NbdExport {
     const endSeq = await this.serial(() => {
       const s = this.append({ op: 'vmark', mark: 'end', size });
       this.commitNow();
-      this.log = WriteLog.create(this.opts.vault.dir, this.opts.vault.sealer, this.opts.group, this.seq + 1);
-      this.foldedSeq = this.seq;
-      this.lastFoldCommit = Date.now();
+      this.startLog();
       return s;
     });
     return { startSeq, endSeq, bytesChanged };
@@ -417,29 +392,41 @@ export class VolumeTap implements NbdExport {
 
   // ---- write log and fold -----------------------------------------------------------------
 
-  /** Log one write (its bytes already in the backing store) with the next seq; queue it for the fold. */
+  /** From now on writes go to the write log, folded by a thread of their own. */
+  private startLog(): void {
+    const log = WriteLog.create(this.opts.vault.dir, this.opts.vault.sealer, this.opts.group, this.seq + 1);
+    this.log = log;
+    this.foldedSeq = this.seq;
+    this.fold = new FoldThread({
+      vault: this.opts.vault, group: this.opts.group, commitIntervalMs: this.opts.commitIntervalMs ?? 200,
+      written: () => log.written(),
+      onFolded: (seq, commits) => {
+        this.foldedSeq = seq;
+        this.stats.commits = commits;
+        try {
+          log.release(seq, this.seq + 1);
+        } catch (err) {
+          this.fail(err as Error);
+        }
+      },
+      onError: (err) => this.fail(err),
+    });
+  }
+
+  /** Log one write (its bytes already in the backing store) with the next seq; send it to the fold. */
   private logFrame(op: FrameOp, offset: number, length: number, payload: Buffer | null, owned: boolean): number {
-    const seq = ++this.seq;
-    const time = this.clock();
+    const head = { op, seq: this.seq + 1, time: this.clock(), offset, length };
     let ref: FrameRef;
     try {
-      ref = this.log!.append({ op, seq, time, offset, length }, payload);
+      ref = this.log!.append(head, payload);
     } catch (err) {
       this.fail(err as Error);
       throw err;
     }
-    let data: Buffer | null = null;
-    if (payload && this.retainedBytes + payload.length <= MAX_RETAINED) {
-      // The NBD server reuses request buffers once a write is acknowledged.
-      data = owned ? payload : Buffer.from(payload);
-      this.retainedBytes += data.length;
-    }
-    this.lastWriteAt = performance.now();
-    this.foldQueue.push({ op, seq, time, offset, length, data, ref, queuedAt: this.lastWriteAt });
-    this.unfoldedBytes += payload?.length ?? 0;
-    this.undurableSince ??= time;
-    this.scheduleFold();
-    return seq;
+    this.seq = head.seq;
+    this.fold!.send(head, payload, owned, ref);
+    this.undurableSince ??= head.time;
+    return head.seq;
   }
 
   /** Make the log (and with `backing`, the backing store) durable through everything written so far. */
@@ -455,95 +442,6 @@ export class VolumeTap implements NbdExport {
     if (upTo > this.durableSeq) {
       this.durableSeq = upTo;
       if (upTo === this.seq) this.undurableSince = null;
-    }
-  }
-
-  /** One turn of the fold: logged writes become journal records, for at most FOLD_SLICE_MS. */
-  private foldSome(): void {
-    const vault = this.opts.vault;
-    const deadline = performance.now() + FOLD_SLICE_MS;
-    while (this.foldHead < this.foldQueue.length && performance.now() < deadline) {
-      const e = this.foldQueue[this.foldHead]!;
-      this.foldQueue[this.foldHead++] = undefined;
-      if (e.op === FrameOp.zero) {
-        this.record({ op: 'vzero', seq: e.seq, time: e.time, offset: e.offset, length: e.length });
-        continue;
-      }
-      const bytes = e.data ?? this.log!.readPayload(e.ref);
-      if (e.data) this.retainedBytes -= e.data.length;
-      this.record({ op: 'vwrite', seq: e.seq, time: e.time, offset: e.offset, extents: storePieces(vault, pieces(vault, e.offset, bytes)) });
-      this.unfoldedBytes -= bytes.length;
-      if (this.pendingBytes >= MAX_PENDING_BYTES) this.foldCommit();
-    }
-    if (this.foldHead > 4096 && this.foldHead * 2 > this.foldQueue.length) {
-      this.foldQueue = this.foldQueue.slice(this.foldHead);
-      this.foldHead = 0;
-    }
-    if (this.unfoldedBytes <= MAX_UNFOLDED) this.wakeRoom();
-    if (this.pending.length > 0 && Date.now() - this.lastFoldCommit >= (this.opts.commitIntervalMs ?? 200)) this.foldCommit();
-    this.folding = false;
-    this.scheduleFold();
-  }
-
-  /**
-   * Fold when the client pauses, when the backlog is large, or when the oldest logged
-   * write has waited long: a burst of writes is absorbed by the log at the speed of an
-   * append, and folded once it is over (readers see its points a moment later).
-   */
-  private scheduleFold(): void {
-    if (this.folding || this.failure || this.closed || this.foldHead === this.foldQueue.length) return;
-    const oldest = this.foldQueue[this.foldHead]!;
-    const now = performance.now();
-    const wait = Math.max(
-      0,
-      Math.min(
-        this.unfoldedBytes >= FOLD_EAGER_BYTES ? 0 : FOLD_QUIET_MS - (now - this.lastWriteAt),
-        FOLD_STALE_MS - (now - oldest.queuedAt),
-      ),
-    );
-    if (wait <= 0) {
-      if (this.foldTimer) { clearTimeout(this.foldTimer); this.foldTimer = null; }
-      this.folding = true;
-      setImmediate(() => this.guard(() => this.foldSome()));
-      return;
-    }
-    if (this.foldTimer) return;
-    this.foldTimer = setTimeout(() => { this.foldTimer = null; this.scheduleFold(); }, Math.ceil(wait));
-    this.foldTimer.unref();
-  }
-
-  /** Commit the folded records; delete log segments that hold nothing newer. */
-  private foldCommit(): void {
-    this.check();
-    if (this.pending.length === 0) return;
-    const last = this.pending[this.pending.length - 1]!.seq;
-    this.opts.vault.commit(this.opts.group, this.pending);
-    this.inTxn = false;
-    this.stats.commits++;
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.foldedSeq = last;
-    this.lastFoldCommit = Date.now();
-    this.log!.release(this.foldedSeq, this.seq + 1);
-  }
-
-  private foldRoom(): Promise<void> {
-    return new Promise((resolve) => this.roomWaiters.push(resolve));
-  }
-
-  private wakeRoom(): void {
-    const w = this.roomWaiters;
-    this.roomWaiters = [];
-    for (const r of w) r();
-  }
-
-  /** Run fold work; a failure stops the tap (every later request gets the error). */
-  private guard(fn: () => void): void {
-    if (this.failure || this.closed) return;
-    try {
-      fn();
-    } catch (err) {
-      this.fail(err as Error);
     }
   }
 
@@ -597,7 +495,6 @@ export class VolumeTap implements NbdExport {
     this.inTxn = false;
     for (const w of this.waiters) w.reject(err);
     this.waiters = [];
-    this.wakeRoom();
     this.onFailure(err);
   }
 
@@ -613,24 +510,38 @@ export class VolumeTap implements NbdExport {
     return run;
   }
 
+  /**
+   * Stop at once, folding nothing and syncing nothing more, as a killed process would:
+   * the write log stays for the next writer of the vault to fold. (The vault stays open.)
+   */
+  async abandon(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.fold?.abandon();
+    await Promise.all([...this.inflight].map((w) => w.done.catch(() => undefined)));
+    this.backing.close();
+  }
+
   /** Commit what is pending, sync and close the backing store (the vault stays open). */
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.timer);
-    if (this.foldTimer) clearTimeout(this.foldTimer);
     try {
       await Promise.all([...this.inflight].map((w) => w.done.catch(() => undefined)));
       if (!this.failure) {
         await this.serial(() => {
           this.backing.sync();
-          if (!this.log) { this.commitNow(); return; }
-          // Fold everything still queued, so a clean stop leaves no log behind.
-          this.folding = true;
-          while (this.foldHead < this.foldQueue.length) this.foldSome();
-          this.foldCommit();
-          this.durableSeq = this.seq;
+          if (!this.log) this.commitNow();
         });
-        await this.log?.close(this.foldedSeq);
+        if (this.log && this.fold) {
+          // Fold everything logged, so a clean stop leaves no log behind.
+          await this.log.sync();
+          this.durableSeq = this.seq;
+          this.foldedSeq = await this.fold.close();
+          await this.log.close(this.foldedSeq);
+        }
+      } else {
+        await this.fold?.abandon();
       }
     } finally {
       this.closed = true;

@@ -6,14 +6,14 @@
  * back; segments whose writes are all folded are deleted. A writer that opens the vault
  * after a crash folds what is left (replay-write-logs.ts).
  */
-import { closeSync, fdatasyncSync, mkdirSync, openSync, readSync, unlinkSync, writevSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, unlinkSync, writev, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { TidemarkError, wrapIo } from '../../common/errors.js';
+import { wrapIo } from '../../common/errors.js';
 import { fsyncDir } from '../../common/durable-file.js';
 import { SyncGroup } from '../../common/sync-group.js';
 import type { Sealer } from '../crypto/sealer.js';
-import { encodeSegmentHeader, FrameOp, openFrame, sealFrame, WRITE_LOG_KEY_INFO, type FrameHead } from './write-log-frame.js';
+import { encodeSegmentHeader, FrameOp, sealFrame, WRITE_LOG_KEY_INFO, type FrameHead } from './write-log-frame.js';
 
 export const WRITE_LOG_DIR = 'wal';
 /** start a new segment once the active one holds this much */
@@ -29,12 +29,16 @@ export interface FrameRef { segment: Segment; index: number; pos: number }
 class Segment {
   /** next frame number */
   frames = 0;
-  /** bytes in the file (written out) */
-  written = 0;
   /** bytes appended, written out or not */
   appended = 0;
   lastSeq = 0;
+  /** where the next write out starts: bytes written or being written */
+  private queued = 0;
   private parts: Buffer[] = [];
+  private inFlight: Promise<void> | null = null;
+  private error: Error | null = null;
+  /** set once the segment is replaced: everything written out and synced */
+  finished: Promise<void> | null = null;
   readonly syncs: SyncGroup;
 
   constructor(readonly path: string, readonly fd: number, readonly key: Buffer) {
@@ -42,38 +46,71 @@ class Segment {
   }
 
   add(parts: Buffer[], frame = true): { index: number; pos: number } {
+    if (this.error) throw this.error;
     const at = { index: frame ? this.frames++ : -1, pos: this.appended };
     for (const p of parts) { this.parts.push(p); this.appended += p.length; }
-    if (this.appended - this.written >= WRITE_OUT_BYTES) this.writeOut();
+    if (!this.inFlight && this.appended - this.queued >= WRITE_OUT_BYTES) this.writeOut();
     return at;
   }
 
-  writeOut(): void {
-    while (this.parts.length > 0) {
-      let n: number;
-      try {
-        n = writevSync(this.fd, this.parts.slice(0, 1024), this.written);
-      } catch (err) {
-        throw wrapIo(err, `Cannot append to the write log ${this.path}`);
-      }
-      this.written += n;
-      while (n > 0 && this.parts.length > 0) {
-        const first = this.parts[0]!;
-        if (n >= first.length) { n -= first.length; this.parts.shift(); } else { this.parts[0] = first.subarray(n); n = 0; }
-      }
+  /**
+   * Start writing the buffered frames on the thread pool (appends never wait for the
+   * disk on this thread); the next batch starts when this one is done.
+   */
+  private writeOut(): void {
+    const batch = this.parts.splice(0, 1024);
+    const pos = this.queued;
+    const bytes = batch.reduce((a, b) => a + b.length, 0);
+    this.queued += bytes;
+    this.inFlight = new Promise<void>((resolve, reject) => {
+      const step = (list: Buffer[], at: number): void => {
+        writev(this.fd, list, at, (err, n) => {
+          if (err) { reject(wrapIo(err, `Cannot append to the write log ${this.path}`)); return; }
+          let rest = n;
+          const left: Buffer[] = [];
+          for (const b of list) {
+            if (rest >= b.length) { rest -= b.length; continue; }
+            left.push(rest > 0 ? b.subarray(rest) : b);
+            rest = 0;
+          }
+          if (left.length > 0) step(left, at + n);
+          else resolve();
+        });
+      };
+      step(batch, pos);
+    }).then(() => {
+      this.inFlight = null;
+      if (this.parts.length > 0 && this.appended - this.queued >= WRITE_OUT_BYTES) this.writeOut();
+    }, (err: Error) => {
+      this.error = err;
+      this.inFlight = null;
+      throw err;
+    });
+    this.inFlight.catch(() => undefined);
+  }
+
+  /** Resolves once every frame appended so far is in the file (not yet synced). */
+  async drain(): Promise<void> {
+    // Bounded: each turn writes what was appended before it started.
+    for (;;) {
+      if (this.error) throw this.error;
+      if (this.inFlight) { await this.inFlight; continue; }
+      if (this.parts.length === 0) return;
+      this.writeOut();
     }
   }
 
-  read(pos: number, length: number): Buffer {
-    if (pos + length > this.written) this.writeOut();
-    const b = Buffer.allocUnsafe(length);
-    let done = 0;
-    while (done < length) {
-      const n = readSync(this.fd, b, done, length - done, pos + done);
-      if (n === 0) throw new TidemarkError('TM_CORRUPT', `the write log ${this.path} ends inside a frame at byte ${pos + done}`);
-      done += n;
+  /** Write everything buffered now, on this thread (a new segment's first frames). */
+  writeSyncAll(): void {
+    while (this.parts.length > 0) {
+      const n = writevSync(this.fd, this.parts.slice(0, 1024), this.queued);
+      this.queued += n;
+      let rest = n;
+      while (rest > 0 && this.parts.length > 0) {
+        const first = this.parts[0]!;
+        if (rest >= first.length) { rest -= first.length; this.parts.shift(); } else { this.parts[0] = first.subarray(rest); rest = 0; }
+      }
     }
-    return b;
   }
 
   close(): void {
@@ -110,22 +147,17 @@ export class WriteLog {
     return this.older.reduce((a, s) => a + s.appended, 0) + this.active.appended;
   }
 
-  /** Write out buffered frames and make everything appended so far durable. */
-  sync(): Promise<void> {
-    try {
-      this.active.writeOut();
-    } catch (err) {
-      return Promise.reject(err as Error);
-    }
-    return this.active.syncs.sync();
+  /** Resolves once every frame appended so far is in its file (readable by others; not yet durable). */
+  async written(): Promise<void> {
+    const active = this.active;
+    await Promise.all([...this.older.map((s) => s.finished), active.drain()]);
   }
 
-  /** Read a logged write's bytes back. */
-  readPayload(ref: FrameRef): Buffer {
-    const seg = ref.segment;
-    const len = seg.read(ref.pos, 4).readUInt32LE(0);
-    const sealed = seg.read(ref.pos + 4, len + 16);
-    return openFrame(seg.key, ref.index, sealed, `write log ${seg.path}`).payload;
+  /** Make everything appended so far durable. */
+  async sync(): Promise<void> {
+    const active = this.active;
+    await Promise.all([...this.older.map((s) => s.finished), active.drain()]);
+    await active.syncs.sync();
   }
 
   /**
@@ -136,8 +168,9 @@ export class WriteLog {
   release(foldedSeq: number, nextSeq: number): void {
     const a = this.active;
     if (a.appended >= ROTATE_BYTES || (a.appended >= RECYCLE_BYTES && a.lastSeq <= foldedSeq)) {
-      a.writeOut();
-      try { fdatasyncSync(a.fd); } catch (err) { throw wrapIo(err, `Cannot sync the write log ${a.path}`); }
+      // A FLUSH after this waits for the old segment to be written out and synced (sync()).
+      a.finished = a.drain().then(() => a.syncs.sync());
+      a.finished.catch(() => undefined);
       this.older.push(a);
       this.active = this.newSegment(nextSeq);
     }
@@ -153,14 +186,11 @@ export class WriteLog {
   async close(foldedSeq: number): Promise<void> {
     const all = [...this.older, this.active];
     this.older = [];
-    await Promise.all([...this.removing, ...all.map((s) => s.syncs.idle())]);
+    await Promise.all([...this.removing, ...all.map((s) => s.drain().then(() => s.syncs.idle()))]);
     for (const s of all) {
+      s.close();
       if (s.lastSeq <= foldedSeq) {
-        s.close();
         try { unlinkSync(s.path); } catch (err) { throw wrapIo(err, `Cannot delete the folded write log ${s.path}`); }
-      } else {
-        s.writeOut();
-        s.close();
       }
     }
   }
@@ -171,7 +201,7 @@ export class WriteLog {
    * left behind by a failed unlink is harmless: replay skips writes already journaled.
    */
   private remove(s: Segment): void {
-    const done = s.syncs.idle().then(() => {
+    const done = (s.finished ?? Promise.resolve()).catch(() => undefined).then(() => s.syncs.idle()).then(() => {
       s.close();
       try { unlinkSync(s.path); } catch { /* see above */ }
     });
@@ -193,7 +223,7 @@ export class WriteLog {
     seg.add(sealFrame(seg.key, seg.frames, { op: FrameOp.group, seq: 0, time: 0, offset: 0, length: 0 }, Buffer.from(this.group, 'utf8')));
     seg.lastSeq = firstSeq - 1;
     try {
-      seg.writeOut();
+      seg.writeSyncAll();
       fdatasyncSync(fd);
       fsyncDir(this.dir);
     } catch (err) {
