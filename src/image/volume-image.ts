@@ -1,23 +1,29 @@
 /**
  * A volume group as of one recovery point, read block by block from the index's
  * per-block version lists (one seek per block, whatever the journal's length) and the
- * vault's chunks (opened and verified on read, a few recent ones cached).
+ * vault's chunks (opened and verified on read, then kept in a byte-bounded ChunkCache).
  */
 import { TidemarkError } from '../common/errors.js';
+import { ChunkCache } from './chunk-cache.js';
 import { VolumeIndex } from '../vault/index/volume-index.js';
 import { VOLUME_BLOCK } from '../vault/journal/journal-record.js';
 import type { Vault } from '../vault/vault.js';
 import type { ResolvedPoint } from './point.js';
 
-const CACHE_CHUNKS = 256;
+export interface VolumeImageOptions {
+  /** Where opened chunks are kept; share one among the images of a vault. Default: a cache of its own (256 MiB). */
+  cache?: ChunkCache;
+}
 
 export class VolumeImage {
   readonly size: number;
   private readonly volumes: VolumeIndex;
-  private readonly cache = new Map<string, Buffer>();
+  private readonly cache: ChunkCache;
+  private readonly openChunk = (id: Buffer): Buffer => this.vault.readBlob(id);
 
-  constructor(private readonly vault: Vault, readonly point: ResolvedPoint) {
+  constructor(private readonly vault: Vault, readonly point: ResolvedPoint, opts: VolumeImageOptions = {}) {
     this.volumes = new VolumeIndex(vault.index);
+    this.cache = opts.cache ?? new ChunkCache();
     const base = this.volumes.baselineAt(point.groupId, point.seq);
     if (!this.volumes.isVolume(point.groupId)) {
       throw new TidemarkError('TM_USAGE', `Group "${point.group}" is a directory tree, not a volume`, { hint: 'use `tidemark restore` or `tidemark ls` for file groups' });
@@ -51,7 +57,7 @@ export class VolumeImage {
       if (!ref || !ref.chunk) {
         into.fill(0, done, done + n);
       } else {
-        const chunk = this.chunk(ref.chunk);
+        const chunk = this.cache.get(ref.chunk, this.openChunk);
         const from = ref.coff * VOLUME_BLOCK + within;
         if (from + n > chunk.length) {
           throw new TidemarkError('TM_CORRUPT', `chunk ${ref.chunk.toString('hex').slice(0, 16)} is shorter than block ${block} of group "${this.point.group}" needs`, {
@@ -62,19 +68,5 @@ export class VolumeImage {
       }
       done += n;
     }
-  }
-
-  private chunk(id: Buffer): Buffer {
-    const key = id.toString('latin1');
-    const hit = this.cache.get(key);
-    if (hit) {
-      this.cache.delete(key);
-      this.cache.set(key, hit);
-      return hit;
-    }
-    const data = this.vault.readBlob(id);
-    this.cache.set(key, data);
-    if (this.cache.size > CACHE_CHUNKS) this.cache.delete(this.cache.keys().next().value!);
-    return data;
   }
 }

@@ -71,7 +71,10 @@ export class Sealer {
     decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(sealed.length - 16));
     try {
-      return Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
+      const body = decipher.update(sealed.subarray(12, sealed.length - 16));
+      const rest = decipher.final();
+      // GCM is a stream mode: final() checks the tag and returns no bytes, so no copy is needed.
+      return rest.length === 0 ? body : Buffer.concat([body, rest]);
     } catch (err) {
       throw new TidemarkError('TM_CORRUPT', `${what}: authentication failed (the data was altered or damaged)`, { cause: err });
     }
