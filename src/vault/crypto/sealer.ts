@@ -6,7 +6,7 @@
  * shrinks it, raw otherwise (flag kept in the pack's blob table).
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { Compressor, decompress } from 'zstd-napi';
+import { Compressor, Decompressor } from 'zstd-napi';
 import { TidemarkError } from '../../common/errors.js';
 import type { MasterKey } from './master-key.js';
 
@@ -21,6 +21,8 @@ export interface SealedBlob {
 
 export class Sealer {
   private readonly compressor = new Compressor();
+  /** Our own (zstd-napi's shared one resets its parameters on every call). */
+  private readonly decompressor = new Decompressor();
 
   constructor(private readonly key: MasterKey, compressionLevel = 3) {
     this.compressor.setParameters({ compressionLevel });
@@ -85,7 +87,7 @@ export class Sealer {
     let plain = this.decrypt(id, sealed, what);
     if (flags & FLAG_ZSTD) {
       try {
-        plain = decompress(plain);
+        plain = this.decompressor.decompress(plain);
       } catch (err) {
         throw new TidemarkError('TM_CORRUPT', `${what}: cannot decompress`, { cause: err });
       }
