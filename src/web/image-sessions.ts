@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { TidemarkError } from '../common/errors.js';
 import type { ResolvedPoint } from '../image/point.js';
 import { VolumeImage } from '../image/volume-image.js';
+import { ChunkCache } from '../image/chunk-cache.js';
 import { ImageExport } from '../image/image-export.js';
 import { startNbdServer, type NbdServer } from '../nbd/nbd-server.js';
 import { nbdUri } from '../nbd/nbd-uri.js';
@@ -37,6 +38,8 @@ const MAX_IMAGES = 16;
 export class ImageSessions {
   private readonly running = new Map<string, { info: ImageInfo; server: NbdServer; exp: ImageExport }>();
   private dir: string | null = null;
+  /** One chunk cache for every image of the vault (chunks are content-addressed), so memory stays bounded however many run. */
+  private readonly cache = new ChunkCache();
 
   constructor(private readonly vault: Vault) {}
 
@@ -52,7 +55,7 @@ export class ImageSessions {
     if (this.running.size >= MAX_IMAGES) {
       throw new TidemarkError('TM_USAGE', `${MAX_IMAGES} images are already running`, { hint: 'stop one first' });
     }
-    const image = new VolumeImage(this.vault, point);
+    const image = new VolumeImage(this.vault, point, { cache: this.cache });
     this.dir ??= mkdtempSync(join(tmpdir(), 'tidemark-images-'));
     const id = randomBytes(6).toString('hex');
     const socket = join(this.dir, `${id}.sock`);
@@ -92,5 +95,6 @@ export class ImageSessions {
     for (const id of [...this.running.keys()]) await this.stop(id);
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     this.dir = null;
+    this.cache.clear();
   }
 }

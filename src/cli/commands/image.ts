@@ -8,12 +8,16 @@ import { resolve } from 'node:path';
 import { TidemarkError } from '../../common/errors.js';
 import { resolvePoint } from '../../image/point.js';
 import { VolumeImage } from '../../image/volume-image.js';
+import { ChunkCache } from '../../image/chunk-cache.js';
 import { ImageExport } from '../../image/image-export.js';
 import { copyImage } from '../../image/image-copy.js';
 import { startNbdServer } from '../../nbd/nbd-server.js';
 import { parseListen } from '../../nbd/nbd-listen.js';
 import { nbdUri } from '../../nbd/nbd-uri.js';
 import { formatBytes, openVault, output, progressLine, withGlobals, type GlobalOptions } from '../cli-context.js';
+
+/** The chunk cache of `--to` (a sequential copy). */
+const COPY_CACHE_BYTES = 4 * 1024 * 1024;
 
 interface Options extends GlobalOptions { at?: string; listen?: string; to?: string; rw?: boolean; overlay?: string }
 
@@ -33,7 +37,8 @@ export function registerImage(program: Command): void {
       const vault = openVault(o, false, 'image');
       try {
         const point = resolvePoint(vault, group, o.at);
-        const image = new VolumeImage(vault, point);
+        // A copy reads each chunk's blocks one after the other: it needs no more than a few chunks cached.
+        const image = new VolumeImage(vault, point, o.to !== undefined ? { cache: new ChunkCache(COPY_CACHE_BYTES) } : {});
         const at = { group, seq: point.seq, time: new Date(point.time).toISOString(), size: image.size };
         if (o.to !== undefined) {
           const to = resolve(o.to);

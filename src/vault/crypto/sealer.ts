@@ -6,7 +6,7 @@
  * shrinks it, raw otherwise (flag kept in the pack's blob table).
  */
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
-import { Compressor, decompress } from 'zstd-napi';
+import { Compressor, Decompressor } from 'zstd-napi';
 import { TidemarkError } from '../../common/errors.js';
 import type { MasterKey } from './master-key.js';
 
@@ -21,6 +21,8 @@ export interface SealedBlob {
 
 export class Sealer {
   private readonly compressor = new Compressor();
+  /** Our own (zstd-napi's shared one resets its parameters on every call). */
+  private readonly decompressor = new Decompressor();
 
   constructor(private readonly key: MasterKey, compressionLevel = 3) {
     this.compressor.setParameters({ compressionLevel });
@@ -71,7 +73,10 @@ export class Sealer {
     decipher.setAAD(aad);
     decipher.setAuthTag(sealed.subarray(sealed.length - 16));
     try {
-      return Buffer.concat([decipher.update(sealed.subarray(12, sealed.length - 16)), decipher.final()]);
+      const body = decipher.update(sealed.subarray(12, sealed.length - 16));
+      const rest = decipher.final();
+      // GCM is a stream mode: final() checks the tag and returns no bytes, so no copy is needed.
+      return rest.length === 0 ? body : Buffer.concat([body, rest]);
     } catch (err) {
       throw new TidemarkError('TM_CORRUPT', `${what}: authentication failed (the data was altered or damaged)`, { cause: err });
     }
@@ -82,7 +87,7 @@ export class Sealer {
     let plain = this.decrypt(id, sealed, what);
     if (flags & FLAG_ZSTD) {
       try {
-        plain = decompress(plain);
+        plain = this.decompressor.decompress(plain);
       } catch (err) {
         throw new TidemarkError('TM_CORRUPT', `${what}: cannot decompress`, { cause: err });
       }

@@ -53,7 +53,9 @@ function inoParam(ino: bigint): bigint {
 
 export class IndexDb {
   readonly db: Database.Database;
+  /** Prepared statements by SQL text, one map per integer mode (no key is built per call: the hot path looks up literals). */
   private readonly stmts = new Map<string, Database.Statement>();
+  private readonly safeStmts = new Map<string, Database.Statement>();
 
   constructor(path: string, readonly readonly = false) {
     try {
@@ -88,12 +90,12 @@ export class IndexDb {
 
   /** A cached prepared statement. */
   stmt(sql: string, safe = false): Database.Statement {
-    const key = (safe ? 'S:' : 'N:') + sql;
-    let s = this.stmts.get(key);
+    const cache = safe ? this.safeStmts : this.stmts;
+    let s = cache.get(sql);
     if (!s) {
       s = this.db.prepare(sql);
       if (safe) s.safeIntegers(true);
-      this.stmts.set(key, s);
+      cache.set(sql, s);
     }
     return s;
   }

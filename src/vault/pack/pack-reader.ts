@@ -1,6 +1,7 @@
 /**
  * Reads packs: the blob table from the trailer, and single blobs by offset. File handles
- * are cached (a restore reads many blobs from few packs) and closed by `close()`.
+ * are cached, least recently used closed first (a restore reads many blobs from few packs,
+ * an image's random reads many packs in turn), and all closed by `close()`.
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,14 +9,24 @@ import { TidemarkError, isErrno, wrapIo } from '../../common/errors.js';
 import type { Sealer } from '../crypto/sealer.js';
 import { decodeBlobTable, packRelPath, PACK_FOOTER_MAGIC, PACK_FOOTER_SIZE, PACK_HEADER_SIZE, PACK_MAGIC, TRAILER_AAD, type BlobEntry } from './pack-format.js';
 
+/** Most pack files kept open at once. */
+const MAX_OPEN_PACKS = 128;
+/** Sealed blobs up to this size are read into one reused buffer (they are opened synchronously). */
+const SCRATCH_BYTES = 1024 * 1024;
+
 export class PackReader {
+  /** Open packs, least recently used first. */
   private readonly fds = new Map<string, number>();
+  private scratch: Buffer | null = null;
 
   constructor(private readonly vaultDir: string, private readonly sealer: Sealer) {}
 
   private fd(name: string): number {
     let fd = this.fds.get(name);
-    if (fd === undefined) {
+    if (fd !== undefined) {
+      this.fds.delete(name);
+      this.fds.set(name, fd);
+    } else {
       try {
         fd = openSync(join(this.vaultDir, packRelPath(name)), 'r');
       } catch (err) {
@@ -24,7 +35,11 @@ export class PackReader {
         }
         throw wrapIo(err, `Cannot open pack ${name}`);
       }
-      if (this.fds.size > 64) this.close();
+      if (this.fds.size >= MAX_OPEN_PACKS) {
+        const [oldest, oldFd] = this.fds.entries().next().value!;
+        this.fds.delete(oldest);
+        closeSync(oldFd);
+      }
       this.fds.set(name, fd);
     }
     return fd;
@@ -63,9 +78,10 @@ export class PackReader {
     }
   }
 
-  /** Read, decrypt, decompress and verify one blob. */
+  /** Read, decrypt, decompress and verify one blob (its sealed bytes go through a reused buffer). */
   readBlob(pack: string, e: { id: Buffer; offset: number; length: number; flags: number; rawLength: number }): Buffer {
-    const sealed = this.readRange(pack, e.offset, e.length);
+    if (e.length <= SCRATCH_BYTES) this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
+    const sealed = this.readRange(pack, e.offset, e.length, e.length <= SCRATCH_BYTES ? this.scratch! : undefined);
     return this.sealer.open(e.id, sealed, e.flags, e.rawLength, `blob ${e.id.toString('hex').slice(0, 16)} in pack ${pack}`);
   }
 
