@@ -10,6 +10,9 @@ import { TidemarkError, isErrno, wrapIo } from '../../common/errors.js';
 export class BackingStore {
   private readonly syncs: SyncGroup;
 
+  /** true when open() created the file: it holds only zeros */
+  created = false;
+
   private constructor(readonly path: string, private fd: number, readonly size: number) {
     this.syncs = new SyncGroup(() => this.fd, `the backing store ${path}`);
   }
@@ -17,6 +20,7 @@ export class BackingStore {
   /** Open `path` read/write; create a file of `size` bytes when it does not exist. */
   static open(path: string, size?: number): BackingStore {
     let fd: number;
+    let created = false;
     try {
       fd = openSync(path, constants.O_RDWR);
     } catch (err) {
@@ -26,13 +30,16 @@ export class BackingStore {
       if (!isErrno(err, 'ENOENT')) throw wrapIo(err, `Cannot open the backing store ${path}`);
       fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, 0o600);
       ftruncateSync(fd, size);
+      created = true;
     }
     const st = fstatSync(fd);
     let actual = st.size;
     if (st.isBlockDevice()) actual = blockDeviceSize(st.rdev, path);
     else if (!st.isFile()) { closeSync(fd); throw new TidemarkError('TM_USAGE', `${path} is neither a file nor a block device`); }
     if (size !== undefined && st.isFile() && actual < size) { ftruncateSync(fd, size); actual = size; }
-    return new BackingStore(path, fd, actual);
+    const b = new BackingStore(path, fd, actual);
+    b.created = created;
+    return b;
   }
 
   read(offset: number, into: Buffer): void {

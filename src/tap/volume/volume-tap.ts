@@ -294,7 +294,9 @@ export class VolumeTap implements NbdExport {
     const size = this.size;
     const startSeq = await this.serial(() => this.append({ op: 'vmark', mark: 'start', size }));
     let bytesChanged = 0;
-    for (let pos = 0; pos < size; pos += BASELINE_REGION) {
+    // A backing file this tap just created holds only zeros: a fresh group records nothing for it.
+    const skip = fresh && this.backing.created;
+    for (let pos = skip ? size : 0; pos < size; pos += BASELINE_REGION) {
       bytesChanged += await this.serial(() => {
         this.check();
         const buf = Buffer.allocUnsafe(Math.min(BASELINE_REGION, size - pos));
