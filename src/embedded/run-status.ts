@@ -23,6 +23,10 @@ export interface RunStatus {
   filesCaptured: number;
   bytesCaptured: number;
   bytesNew: number;
+  /** files recorded as torn (read while they kept changing) since the start */
+  tornCaptures?: number;
+  /** files whose latest capture is torn, waiting for a clean one */
+  tornFiles?: number;
 }
 
 export function runStatusPath(vaultDir: string, group: string): string {
