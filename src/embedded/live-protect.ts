@@ -42,6 +42,10 @@ export interface LiveOptions {
 
 /** One capture reads this much at most before leaving the rest to the next one. */
 const READ_BUDGET = 64 * 1024 * 1024;
+/** Pause between captures while work is left over: lets watcher events and status in. */
+const BUSY_GAP_MS = 10;
+/** Wall time one capture spends reading files (large files have their own slice time). */
+const READ_BUDGET_MS = 150;
 /** Deferred this many captures in a row, a file is read whatever the budget. */
 const MAX_DEFERRALS = 2;
 
@@ -110,7 +114,11 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
     try { writeRunStatus(vault.dir, status); } catch { /* status is advisory; capture goes on */ }
   };
 
+  /** the last capture left work behind: capture again without debounce */
+  let busy = false;
+
   const capture = (event: string): void => {
+    busy = false;
     const takeFull = full || scopes.size > MAX_SCOPES;
     const these = takeFull ? undefined : [...scopes.values()];
     scopes.clear();
@@ -124,6 +132,7 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
       r = ingestOnce(vault, {
         source: o.source, group: o.group, exclude, scopes: these, deferUnstable: event !== 'final',
         readBudget: event === 'capture' ? o.readBudget ?? READ_BUDGET : undefined,
+        readBudgetMs: event === 'capture' ? READ_BUDGET_MS : undefined,
         mustRead: new Set([...deferrals].filter(([, n]) => n >= MAX_DEFERRALS).map(([p]) => p)),
         live: event === 'capture' ? reads : undefined,
       });
@@ -136,6 +145,8 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
     let oldest = Infinity;
     for (const t of before.values()) oldest = Math.min(oldest, t);
     for (const p of left) pending.set(p, Math.min(before.get(p) ?? (Number.isFinite(oldest) ? oldest : Date.now()), pending.get(p) ?? Infinity));
+    // A torn capture holds the writes made before its read began, not those during it.
+    for (const t of r.tornReads) pending.set(t.path, Math.min(t.readStartMs, pending.get(t.path) ?? Infinity));
     for (const p of r.torn) tornNow.add(p);
     for (const p of tornNow) if (!r.torn.includes(p) && !left.includes(p) && (!reads.changing(p) || !existsSync(p))) tornNow.delete(p);
     for (const p of [...reads.partial.keys()]) if (!existsSync(p)) reads.drop(p);
@@ -155,10 +166,12 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
       // Files still being written: capture them again shortly (torn ones too, until a clean
       // read follows). Files beyond the read budget: first in line next time.
       for (const p of [...left, ...r.torn]) addPath(p, false);
-      // Next capture after the debounce (not at once: a file that is resting after a torn
-      // capture, or a large file read a slice at a time, must not spin the loop). The RPO
-      // lag is measured from `pending`, which keeps each change's own time.
+      // Work left over: the next capture follows almost at once, without waiting for a
+      // quiet period (under sustained load every capture leaves some); files resting after
+      // a torn capture only need the usual debounce. The RPO lag is
+      // measured from `pending`, which keeps each change's own time.
       pendingSince = Date.now();
+      busy = left.some((p) => !reads.resting(p));
     }
     if (event === 'final') reads.close();
     report(o, event, r);
@@ -199,7 +212,7 @@ export async function runLiveProtect(vault: Vault, o: LiveOptions): Promise<void
     const now = Date.now();
     if (pendingSince === 0) pendingSince = now;
     if (timer) clearTimeout(timer);
-    const wait = Math.max(0, Math.min(debounceMs, pendingSince + maxDelayMs - now));
+    const wait = Math.max(0, Math.min(busy ? BUSY_GAP_MS : debounceMs, pendingSince + maxDelayMs - now));
     timer = setTimeout(run, wait);
   }
 

@@ -40,6 +40,12 @@ export interface IngestOptions {
    * for long. Files are read smallest first; at least one file is always read.
    */
   readBudget?: number;
+  /**
+   * Wall time (ms) for reading files below the large-file size: changed files beyond it are
+   * left for the next capture (listed in `deferred`), so a capture's duration stays bounded
+   * whatever arrives at once. At least one file is always read.
+   */
+  readBudgetMs?: number;
   /** absolute paths read whatever the budget (the live tap passes files it has deferred too often) */
   mustRead?: ReadonlySet<string>;
   /**
@@ -64,10 +70,14 @@ export interface IngestResult {
   unstable: string[];
   /** files recorded as torn: read while they kept changing (their record has the torn flag) */
   torn: string[];
+  /** when the read of each torn file began (ms): the torn capture holds every write made before */
+  tornReads: { path: string; readStartMs: number }[];
   /** changed files left for the next capture by `readBudget` */
   deferred: string[];
   /** directories recorded as renamed (a live watcher must re-watch them) */
   dirRenames: number;
+  /** wall time of the capture's phases, ms: scanning, reading files, committing (sealing, pack and index writes) */
+  ms: { scan: number; read: number; commit: number };
 }
 
 function metaOf(st: BigIntStats, kind: EntryState['kind']): EntryState {
@@ -97,6 +107,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
   vault.begin();
   try {
     const gid = vault.index.ensureGroup(opts.group);
+    const t0 = Date.now();
     const scan = (() => {
       try {
         return scanTree(root, {
@@ -109,8 +120,10 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     })();
     progress.entries = scan.entries.length;
     opts.onProgress?.(progress);
+    const t1 = Date.now();
     const unstable: string[] = [];
     const torn: string[] = [];
+    const tornReads: { path: string; readStartMs: number }[] = [];
     let dirRenames = 0;
     let seq = vault.index.lastSeq(gid);
     let lastTime = vault.index.lastPoint(gid)?.time ?? 0;
@@ -180,6 +193,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
       ...(live ? live.order(files.filter(isLarge).map((e) => ({ ...e, abs: absPath(root, e.rel).toString() }))) : []),
     ];
     let sliceDeadline: number | undefined;
+    let sliced = false;
     for (const e of ordered) {
       const h = vault.index.headAt(gid, e.rel)?.entry;
       const abs = absPath(root, e.rel);
@@ -209,7 +223,13 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
           const large = isLarge(e);
           if (!large) live?.drop(key);
           if (live?.resting(key)) { deferred.push(key); continue; }
-          if (!large && opts.readBudget !== undefined && bytesRead > 0 && bytesRead + Number(e.st.size) > opts.readBudget && !opts.mustRead?.has(key)) {
+          // Files deferred too often (mustRead) go over the budget, but not past three times
+          // its time: a backlog never makes one capture (and every change behind it) wait long.
+          const elapsed = Date.now() - t1;
+          const overBudget = (opts.readBudget !== undefined && bytesRead > 0 && bytesRead + Number(e.st.size) > opts.readBudget) ||
+            (opts.readBudgetMs !== undefined && filesRead > 0 && elapsed >= opts.readBudgetMs);
+          const mustRead = opts.mustRead?.has(key) && !(opts.readBudgetMs !== undefined && filesRead > 0 && elapsed >= 3 * opts.readBudgetMs);
+          if (!large && overBudget && !mustRead) {
             deferred.push(key);
             continue;
           }
@@ -220,7 +240,9 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
               // A bounded slice per capture: small changes never wait behind a large read.
               sliceDeadline ??= Date.now() + live.sliceMs;
               const part = live.partial.get(key);
-              if (Date.now() >= sliceDeadline) { deferred.push(key); continue; }
+              // At least one read window per capture, however short the time.
+              if (sliced && Date.now() >= sliceDeadline) { deferred.push(key); continue; }
+              sliced = true;
               const res = store.captureSlice(abs, part, sliceDeadline, onBytes);
               if ('partial' in res) {
                 live.partial.set(key, res.partial);
@@ -254,6 +276,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
             if (live ? !live.unstable(key, got.startedMs) : opts.deferUnstable) { unstable.push(key); continue; }
             isTorn = true;
             torn.push(key);
+            tornReads.push({ path: key, readStartMs: got.startedMs });
             if (!live) warnings.push(`${key} kept changing while it was read; recorded as torn (point-in-time reads skip it unless --include-torn)`);
           } else {
             live?.stable(key);
@@ -287,10 +310,12 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
 
     progress.phase = 'commit';
     opts.onProgress?.(progress);
+    const t2 = Date.now();
     vault.commit(opts.group, records);
+    const ms = { scan: t1 - t0, read: t2 - t1, commit: Date.now() - t2 };
     return {
       group: opts.group, firstSeq: records[0]?.seq ?? null, lastSeq: seq, records: records.length,
-      filesRead, bytesRead, bytesNew, entries: scan.entries.length, warnings, unstable, torn, deferred, dirRenames,
+      filesRead, bytesRead, bytesNew, entries: scan.entries.length, warnings, unstable, torn, tornReads, deferred, dirRenames, ms,
     };
   } catch (err) {
     vault.rollback();
