@@ -198,6 +198,7 @@ async function main(): Promise<void> {
     const nodeArgs = opt['cpu-prof'] ? ['--cpu-prof', '--cpu-prof-dir', profDir] : [];
     const events: LiveEvent[] = [];
     let stderr = '';
+    const loadAvgBefore = os.loadavg()[0]!;
     const started = Date.now();
     child = spawn(process.execPath, [...nodeArgs, CLI, 'protect', src, '--group', GROUP, '--json'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdin.end();
@@ -412,7 +413,8 @@ async function main(): Promise<void> {
       cmd,
       '```',
       '',
-      `- **Machine:** ${cpus.length} CPU(s) (${cpus[0]?.model.trim() ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, Linux ${os.release()}, Node ${process.version}; work directory on ${fsType(root)}.`,
+      `- **Machine:** ${cpus.length} CPU(s) (${cpus[0]?.model.trim() ?? '?'}), ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB memory, Linux ${os.release()}, Node ${process.version}; work directory on ${fsType(root)}; ` +
+        `1-minute load average ${loadAvgBefore.toFixed(2)} before protect started and ${os.loadavg()[0]!.toFixed(2)} at the end (${cpus.length} CPUs: above that, processes wait for a CPU and every time figure here grows).`,
       `- **Load:** ${rateMB} MB/s for ${seconds} s (MB = 10^6 bytes) of random (incompressible) bytes, from a worker thread: new files of 1–8 MiB in \`new/\` (the oldest deleted beyond ${keepNew}) and, for ${Math.round(editShare * 100)}% of the bytes, in-place edits of 4–64 KiB at random offsets of ${bigCount} file(s) of ${bigMiB} MiB (pwrite on an open descriptor). Plus a 14-byte canary file rewritten (temp file + rename) every 200 ms.`,
       `- **Method:** \`tidemark protect SRC --json\` takes a baseline of the ${bigCount} large file(s) (${baselineSeconds.toFixed(1)} s), then the load runs. Every ${SAMPLE_MS} ms the bench reads \`VAULT/run/${GROUP}.json\` (lag = \`rpoLagMs\`, plus the age of the file while changes are pending, as \`tidemark status\` computes it), and the VmRSS and CPU time of the protect process. Afterwards \`tidemark ls --at seq:N\` of the captures gives the mtimes of the canary and of the large files held by each recovery point: *end-to-end lag* at time t = age of the oldest write not in the latest recovery point made by t (canary: exact to the 200 ms write period; large files: t − the mtime of the oldest large-file version held, since they are edited every few ms; with torn captures counted, a torn capture holds a large file as of the start of its read, which protect prints in \`tornReads\`).`,
       '',

@@ -238,7 +238,8 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
           try {
             if (live && large) {
               // A bounded slice per capture: small changes never wait behind a large read.
-              sliceDeadline ??= Date.now() + live.sliceMs;
+              // The slice time, plus whatever the small files left of their read budget.
+              sliceDeadline ??= Math.max(Date.now(), t1 + (opts.readBudgetMs ?? 0)) + live.sliceMs;
               const part = live.partial.get(key);
               // At least one read window per capture, however short the time.
               if (sliced && Date.now() >= sliceDeadline) { deferred.push(key); continue; }
