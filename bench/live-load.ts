@@ -378,7 +378,7 @@ async function main(): Promise<void> {
       const tornTimes = bigFiles.map((f) => loadCaps.filter((e) => (e.torn ?? []).includes(f)).map((e) => e.receivedAt));
       const gaps = tornTimes.flatMap((ts) => ts.slice(1).map((t, i) => t - ts[i]!));
       findings.push(`Large files: edited every few ms, they are never stable while the load runs, so each is recorded as a torn capture (${tornBig} during the load, ${tornTimes.map((t) => t.length).join(' / ')} per file) whenever a full read of it ends: ` +
-        `read ${bigMiB} MiB a 100 ms slice per capture, one file after the other, a file's torn captures came ${gaps.length ? `${(percentile(gaps, 50) / 1000).toFixed(1)} s apart at p50` : 'once or never'}. ` +
+        `read ${bigMiB} MiB a slice per capture (100 ms, plus what the small files leave of their 150 ms), one file after the other, a file's torn captures came ${gaps.length ? `${(percentile(gaps, 50) / 1000).toFixed(1)} s apart at p50` : 'once or never'}. ` +
         `The lag "torn captures counted" is measured from the start of the read of the last torn capture (it holds every write made before it); "clean versions only" is what \`ls\`/\`cat\`/\`restore\` give without \`--include-torn\`: the version from before the load, until the load stops. ` +
         'This lag is set by how fast the tap can re-read the large files (the whole file for any edit: no changed-range information from inotify) on the CPU it gets, and stays above 1 s at this load.');
     }

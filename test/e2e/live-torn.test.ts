@@ -6,7 +6,9 @@
  * present a torn capture as a real state unless asked with --include-torn.
  *
  * Every version v of the file is self-consistent: each 4 KiB block starts with "v=<v>" and
- * is padded with a letter of v, so bytes that mix two versions are detected.
+ * is padded with a letter of v, so bytes that mix versions are detected. (A writer paused
+ * half-way through a rewrite leaves a real state that mixes two versions, newer in front:
+ * a stable read of it is a real state and is accepted as one.)
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -17,11 +19,12 @@ import { makeVault, type TestVault } from '../helpers/cli.js';
 import { LiveProtect, killAllLive, sleep, type LiveEvent } from '../helpers/live.js';
 
 const GROUP = 'torn';
-const SIZE = 4 * 1024 * 1024;
+/** Several read windows (4 MiB) long, so a read takes longer than one pass of the writer. */
+const SIZE = 16 * 1024 * 1024;
 const BLOCK = 4096;
 const WRITE_SECONDS = 5;
 
-/** The writer, as a separate process: version v of the file, rewritten in 64 KiB pieces. */
+/** The writer, as a separate process: version v of the file, rewritten front to back in 64 KiB pieces. */
 const WRITER = `
 const fs = require('node:fs');
 const [file, size, block, seconds] = [process.argv[1], +process.argv[2], +process.argv[3], +process.argv[4]];
@@ -42,10 +45,16 @@ fs.closeSync(fd);
 process.stdout.write(String(v));
 `;
 
-function version(v: number): Buffer {
-  const b = Buffer.alloc(SIZE, 97 + (v % 26));
-  for (let o = 0; o < SIZE; o += BLOCK) b.write(`v=${String(v).padStart(8, '0')}\n`, o, 'latin1');
+/** One 4 KiB block of version v (every block of a version is the same). */
+function blockOf(v: number): Buffer {
+  const b = Buffer.alloc(BLOCK, 97 + (v % 26));
+  b.write(`v=${String(v).padStart(8, '0')}\n`, 0, 'latin1');
   return b;
+}
+
+function version(v: number): Buffer {
+  const block = blockOf(v);
+  return Buffer.concat(Array.from({ length: SIZE / BLOCK }, () => block));
 }
 
 /** The version all of `data` belongs to, or null when it mixes versions (or is no version). */
@@ -55,6 +64,27 @@ function versionOf(data: Buffer): number | null {
   if (!m) return null;
   const v = Number(m[1]);
   return data.equals(version(v)) ? v : null;
+}
+
+/**
+ * True when `data` is a state the file really had: a whole version, or (the writer
+ * rewrites front to back and may be paused anywhere by the scheduler, even inside a write)
+ * version v + 1 up to some 4 KiB block and version v after it. A read that overlaps the
+ * writer's passes shows anything else: newer versions behind older ones, or more than two.
+ */
+function isRealState(data: Buffer): boolean {
+  if (data.length !== SIZE) return false;
+  const blocks: number[] = [];
+  for (let o = 0; o < SIZE; o += BLOCK) {
+    const m = /^v=(\d{8})\n/.exec(data.subarray(o, o + 11).toString('latin1'));
+    if (!m) return false;
+    const v = Number(m[1]);
+    if (!data.subarray(o, o + BLOCK).equals(blockOf(v))) return false;
+    blocks.push(v);
+  }
+  const first = blocks[0]!;
+  const cut = blocks.findIndex((v) => v !== first);
+  return cut < 0 || blocks.slice(cut).every((v) => v === first - 1);
 }
 
 interface LsEntry { name: string; seq: number; torn?: boolean; tornAt?: { seq: number; cleanSeq: number | null; reads: string } }
@@ -88,8 +118,8 @@ describe('live protect: a file that never stops changing while it is read', { ti
     writer.stdout.on('data', (d: Buffer) => { out += d.toString(); });
     const statusAt = sleep(WRITE_SECONDS * 500).then(async () => { statusWhileWriting = await tv.json<StatusOut>(['status']); });
     const code = await new Promise<number | null>((resolve) => writer.on('close', resolve));
-    await statusAt;
     writerEnd = Date.now();
+    await statusAt;
     assert.equal(code, 0, 'the writer failed');
     lastVersion = Number(out);
     assert.ok(lastVersion > 10, `the writer wrote only ${lastVersion} versions`);
@@ -111,7 +141,8 @@ describe('live protect: a file that never stops changing while it is read', { ti
     console.log(`[live-torn] ${lastVersion} versions written in ${((writerEnd - writerStart) / 1000).toFixed(1)} s; ` +
       `${during.length} captures, ${torn.length} torn captures of the file; largest gap ${maxGap} ms`);
     assert.ok(torn.length >= 3, `only ${torn.length} torn capture(s) of a file written for ${WRITE_SECONDS} s: ${live.describe()}`);
-    assert.ok(maxGap < 2000, `the file went ${maxGap} ms without a capture while it was written`);
+    // A torn capture every ~300-600 ms on a machine with CPU to spare; 3 s allows for a shared one.
+    assert.ok(maxGap < 3000, `the file went ${maxGap} ms without a capture while it was written`);
   });
 
   it('captures the file clean once the writer stops', async () => {
@@ -140,22 +171,21 @@ describe('live protect: a file that never stops changing while it is read', { ti
 
       const cat = await tv.run(['cat', GROUP, 'table.db', '--at', at]);
       assert.equal(cat.code, 0, cat.stderr);
-      const v = versionOf(cat.stdout);
-      assert.ok(v !== null, `cat --at ${at} gave bytes that mix versions (a torn state presented as real)`);
+      assert.ok(isRealState(cat.stdout), `cat --at ${at} gave bytes that mix versions (a torn state presented as real)`);
       assert.match(cat.stderr, /being written/, 'cat does not warn that the file was being written');
 
       const dir = path.join(tv.root, `restore-${e.lastSeq}`);
       const r = await tv.json<RestoreOut>(['restore', GROUP, '--at', at, '--to', dir]);
-      assert.equal(versionOf(fs.readFileSync(path.join(dir, 'table.db'))), v, `restore --at ${at} differs from cat`);
+      assert.ok(fs.readFileSync(path.join(dir, 'table.db')).equals(cat.stdout), `restore --at ${at} differs from cat`);
       assert.deepEqual(r.torn.map((t) => [t.path, t.reads]), [['table.db', 'clean']], `restore --json does not report the torn file: ${JSON.stringify(r.torn)}`);
 
       const raw = await tv.run(['cat', GROUP, 'table.db', '--at', at, '--include-torn']);
       const rawData = raw.stdout;
       assert.equal(rawData.length, SIZE);
-      if (versionOf(rawData) === null) mixed++;
+      if (!isRealState(rawData)) mixed++;
       assert.match(raw.stderr, /TORN/, 'cat --include-torn does not flag the torn bytes');
     }
-    // The torn captures really are mixes: the checks above would have caught one presented as clean.
+    // The torn captures really are mixes no writer left: the checks above would catch one presented as clean.
     assert.ok(mixed >= 1, `none of ${probe.length} torn captures mixes versions: the test cannot tell`);
   });
 

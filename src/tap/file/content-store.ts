@@ -64,9 +64,10 @@ const sleepArray = new Int32Array(new SharedArrayBuffer(4));
 function checkRead(before: BigIntStats, after: BigIntStats, startNs: bigint, pos: number): { state: 'stable' | 'changed' } | { state: 'racy'; waitMs: number } {
   if (!sameStat(before, after) || BigInt(pos) !== after.size) return { state: 'changed' };
   // ctime, not mtime: only the kernel sets it (utimes cannot put it in the past or future).
+  // (A ctime more than a second ahead of the clock is a clock step, not a write in progress.)
   const racyFor = after.ctimeNs + RACY_NS - startNs;
-  if (racyFor <= 0n || racyFor > RACY_NS) return { state: 'stable' };
-  return { state: 'racy', waitMs: Math.ceil(Number(racyFor) / 1e6) };
+  if (racyFor <= 0n || racyFor > RACY_NS + 1_000_000_000n) return { state: 'stable' };
+  return { state: 'racy', waitMs: Math.min(Math.ceil(Number(racyFor) / 1e6), Number(RACY_NS / 1_000_000n) + 1) };
 }
 
 export class ContentStore {
