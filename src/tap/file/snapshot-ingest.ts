@@ -283,11 +283,9 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
             live?.stable(key);
           }
           extents = got.extents;
-          if (isTorn) {
-            emit({ op: 'put', path: e.rel, entry: { ...metaOf(got.stat, EntryKind.file), size: Number(got.stat.size), extents, torn: true } });
-            continue;
-          }
-          emit({ op: 'put', path: e.rel, entry: { ...metaOf(got.stat, EntryKind.file), size: Number(got.stat.size), extents } });
+          emit({ op: 'put', path: e.rel, entry: { ...metaOf(got.stat, EntryKind.file), size: Number(got.stat.size), extents, ...(isTorn ? { torn: true as const } : {}) } });
+          // A torn read is no content for the file's other names: they are read on their own.
+          if (isTorn) continue;
         }
         if (e.st.nlink > 1n) linkFirst.set(e.st.ino, { rel: e.rel, extents });
       }
