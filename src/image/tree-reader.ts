@@ -56,6 +56,12 @@ export function describeTorn(t: TornReport): string {
 export function requireEntry(vault: Vault, p: ResolvedPoint, path: Buffer): VersionRow {
   const v = entryAt(vault, p, path);
   if (!v) {
+    const torn = p.includeTorn ? undefined : vault.index.versionAt(p.groupId, path, p.seq, true);
+    if (torn?.entry.torn) {
+      throw new TidemarkError('TM_NOT_FOUND', `"${displayPath(path)}" was being written at seq:${p.seq} and has no clean version at or before it`, {
+        hint: `its torn capture (seq:${torn.seq}, bytes that may mix several states) is read with --include-torn`,
+      });
+    }
     if (path.length === 0) throw new TidemarkError('TM_NOT_FOUND', `Group "${p.group}" has no tree at seq:${p.seq}`);
     throw new TidemarkError('TM_NOT_FOUND', `"${displayPath(path)}" does not exist in group "${p.group}" at seq:${p.seq}`, {
       hint: `list what existed with \`tidemark ls ${p.group} --at seq:${p.seq}\``,

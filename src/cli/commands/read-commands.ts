@@ -74,14 +74,9 @@ export function registerReadCommands(program: Command): void {
       try {
         const p = resolveTreePoint(vault, group, o.at, o.includeTorn);
         const rel = parseUserPath(path);
-        const torn = tornAtPoint(vault, p, rel).find((t) => t.path === displayPath(rel));
-        if (torn?.reads === 'absent') {
-          throw new TidemarkError('TM_NOT_FOUND', `"${displayPath(rel)}" was being written at seq:${p.seq} and has no clean version at or before it`, {
-            hint: `its torn capture (seq:${torn.tornSeq}, bytes that may mix several states) is read with --include-torn`,
-          });
-        }
-        if (torn) process.stderr.write(`tidemark: ${describeTorn(torn)}\n`);
         const row = requireEntry(vault, p, rel);
+        const torn = tornAtPoint(vault, p, rel).find((t) => t.path === displayPath(rel));
+        if (torn) process.stderr.write(`tidemark: ${describeTorn(torn)}\n`);
         if (row.entry.kind !== EntryKind.file) throw new TidemarkError('TM_USAGE', `"${path}" is a ${kindName(row.entry.kind)}, not a file`, { hint: `use \`tidemark ls ${group} ${path}\`` });
         for (const chunk of fileChunks(vault, row.entry)) {
           if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');

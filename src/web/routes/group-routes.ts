@@ -85,8 +85,11 @@ export function groupRoutes(d: ConsoleDeps): Route[] {
         if (row.entry.kind !== EntryKind.file) throw new TidemarkError('TM_USAGE', `"${query.path}" is a ${kindName(row.entry.kind)}, not a file`);
         d.audit.append({ user: user!.name, ip, action: 'file.download', target: params.group, result: 'ok', details: { path: displayPath(rel), seq: p.seq, bytes: row.entry.size } });
         const name = displayPath(row.name);
+        // Being written at the point: this is its last clean version (the header says which).
+        const torn = tornAtPoint(v, p, rel).find((t) => t.path === displayPath(rel));
         res.writeHead(200, {
           ...SECURITY_HEADERS, 'Content-Type': 'application/octet-stream', 'Content-Length': String(row.entry.size), 'Cache-Control': 'no-store',
+          ...(torn ? { 'X-Tidemark-Torn': `torn-seq=${torn.tornSeq}; clean-seq=${torn.cleanSeq ?? 'none'}` } : {}),
           'Content-Disposition': `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
         });
         try {
