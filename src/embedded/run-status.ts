@@ -25,6 +25,10 @@ export interface RunStatus {
   bytesNew: number;
   /** volume taps: where the write log stands (durable in the log, folded into the journal) */
   writeLog?: { durableSeq: number; foldedSeq: number; unfoldedBytes: number };
+  /** files recorded as torn (read while they kept changing) since the start */
+  tornCaptures?: number;
+  /** files whose latest capture is torn, waiting for a clean one */
+  tornFiles?: number;
 }
 
 export function runStatusPath(vaultDir: string, group: string): string {

@@ -11,6 +11,11 @@ export interface ResolvedPoint {
   seq: number;
   /** capture time of that point, ms since the epoch */
   time: number;
+  /**
+   * Read torn versions as they were captured. By default a file whose version at the point
+   * is torn reads as its last clean version at or before it (absent when it has none).
+   */
+  includeTorn?: boolean;
 }
 
 export function requireGroup(vault: Vault, group: string): number {

@@ -16,7 +16,7 @@ import type { Vault } from '../vault/vault.js';
 import type { VersionRow } from '../vault/index/index-db.js';
 import { EntryKind, type EntryState } from '../vault/journal/journal-record.js';
 import type { ResolvedPoint } from './point.js';
-import { requireEntry } from './tree-reader.js';
+import { childrenAtPoint, requireEntry } from './tree-reader.js';
 
 export interface RestoreOptions {
   /** restore this path of the group (its contents land directly in `target`) */
@@ -175,7 +175,7 @@ class Restorer {
     const stack: { path: Buffer; abs: Buffer }[] = [{ path: root.path, abs: rootAbs }];
     while (stack.length > 0) {
       const { path, abs } = stack.pop()!;
-      for (const c of this.vault.index.childrenAt(this.p.groupId, path, this.p.seq)) {
+      for (const c of childrenAtPoint(this.vault, this.p, path)) {
         const cabs = this.child(abs, c.name);
         // The index is a cache anyone with write access could alter: a row whose path is
         // not its parent's path plus its name is refused, never followed.

@@ -34,6 +34,9 @@ export function registerStatus(program: Command): void {
             replication: replicationOf(shippers.find((x) => x.group === g.name), run !== undefined),
             filesCaptured: run?.filesCaptured ?? null,
             writeLog: run?.writeLog ?? null,
+            // Files read while they were being written: captures kept in the journal, and
+            // files whose latest capture is torn (reads give their last clean version).
+            torn: { captures: vault.index.tornCount(g.id), files: last ? vault.index.tornAt(g.id, last.seq).length : 0, capturesThisRun: run?.tornCaptures ?? null },
           };
         });
         const logical = groups.reduce((a, g) => a + g.protectedBytes, 0);
@@ -47,6 +50,7 @@ export function registerStatus(program: Command): void {
             (vaultInfo.dedupRatio ? `, dedup ${vaultInfo.dedupRatio.toFixed(2)}x, compression ${vaultInfo.compressionRatio!.toFixed(2)}x` : ''),
           ...groups.map((g) => `  ${g.group}: ${g.watching ? `watching ${g.source} (pid ${g.pid}), RPO lag ${g.rpoLagMs} ms, ${g.pendingChanges} pending` : 'not watched'}; ` +
             `last point ${g.lastPoint ? `seq:${g.lastPoint.seq} at ${g.lastPoint.time}` : 'none'}; ` +
+            (g.torn.captures ? `${g.torn.captures} torn capture(s), ${g.torn.files} file(s) torn at the last point; ` : '') +
             (g.kind === 'volume' ? `volume of ${formatBytes(g.protectedBytes)}` : `${g.files} files, ${formatBytes(g.protectedBytes)}`) +
             (g.replication ? `; shipping to ${String(g.replication.hub)}: at hub seq:${String(g.replication.shippedSeq)}, protected seq:${String(g.replication.protectedSeq)}, lag ${String(g.replication.rpoLagMs)} ms` : '')),
         ].join('\n'));

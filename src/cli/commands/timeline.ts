@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { TidemarkError } from '../../common/errors.js';
 import { requireGroup, resolvePoint } from '../../image/point.js';
+import { displayPath } from '../../common/rel-path.js';
 import { openVault, output, withGlobals, type GlobalOptions } from '../cli-context.js';
 
 const iso = (t: number): string => new Date(t).toISOString();
@@ -16,10 +17,12 @@ export function registerTimeline(program: Command): void {
         const last = vault.index.lastPoint(gid)!;
         const bookmarks = vault.index.bookmarks(gid).map((b) => ({ name: b.name, seq: b.seq, time: iso(b.time), consistency: b.consistency, tags: b.tags }));
         const points = vault.index.pointCount(gid);
-        output(o, { group, first: { seq: first.seq, time: iso(first.time) }, last: { seq: last.seq, time: iso(last.time) }, points, bookmarks }, () => [
-          `Group "${group}": ${points} recovery points`,
+        const torn = { captures: vault.index.tornCount(gid), atLatest: vault.index.tornAt(gid, last.seq).map((t) => displayPath(t.path)) };
+        output(o, { group, first: { seq: first.seq, time: iso(first.time) }, last: { seq: last.seq, time: iso(last.time) }, points, torn, bookmarks }, () => [
+          `Group "${group}": ${points} recovery points` + (torn.captures ? `, ${torn.captures} torn capture(s) (files read while being written)` : ''),
           `  first  seq:${first.seq}  ${iso(first.time)}`,
           `  last   seq:${last.seq}  ${iso(last.time)}`,
+          ...(torn.atLatest.length ? [`  torn at the last point (reads give their last clean version): ${torn.atLatest.join(', ')}`] : []),
           ...(bookmarks.length ? ['  bookmarks:', ...bookmarks.map((b) => `    ${b.name}  seq:${b.seq}  ${b.time}  ${b.consistency}${b.tags.length ? '  [' + b.tags.join(', ') + ']' : ''}`)] : []),
         ].join('\n'));
       } finally {

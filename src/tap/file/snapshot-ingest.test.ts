@@ -3,8 +3,11 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Vault, initVault } from '../../vault/vault.js';
 import { ingestOnce } from './snapshot-ingest.js';
+import { ContentStore } from './content-store.js';
+import { LiveReads } from './live-reads.js';
 
 const MiB = 1024 * 1024;
 let root: string;
@@ -48,3 +51,54 @@ describe('ingestOnce with a read budget', () => {
   });
 });
 
+describe('slice reads of large files', () => {
+  it('cut exactly the chunks of a whole read, however the read is split', () => {
+    const file = join(root, 'sliced.bin');
+    writeFileSync(file, randomBytes(40 * MiB));
+    const store = new ContentStore(vault);
+    vault.begin();
+    const whole = store.capture(file);
+    let partial;
+    let slices = 0;
+    for (;;) {
+      // A deadline already past: one read window per call.
+      const r = store.captureSlice(file, partial, 0);
+      slices++;
+      if ('done' in r) {
+        assert.equal(r.done.unstable, false);
+        assert.deepEqual(r.done.extents, whole.extents);
+        break;
+      }
+      partial = r.partial;
+      assert.ok(slices < 100, 'the slice reads never finish');
+    }
+    vault.commit('unit', []);
+    assert.ok(slices >= 5, `only ${slices} slice(s) for 40 MiB read one window at a time`);
+  });
+
+  it('the live tap records a large file after a few bounded captures, reading small ones first each time', () => {
+    const src = join(root, 'src-sliced');
+    mkdirSync(src);
+    writeFileSync(join(src, 'big.bin'), randomBytes(24 * MiB));
+    writeFileSync(join(src, 'small.txt'), 'small');
+    const live = new LiveReads({ sliceMinBytes: 8 * MiB, sliceMs: 0 });
+    const first = ingestOnce(vault, { source: src, group: 'live', deferUnstable: true, live });
+    assert.deepEqual(first.deferred, [join(src, 'big.bin')]);
+    assert.equal(first.records, 2, 'the root and small.txt are recorded at once');
+    let captures = 1;
+    let last = first;
+    while (last.deferred.length > 0) {
+      writeFileSync(join(src, 'small.txt'), `small ${captures}`);
+      last = ingestOnce(vault, { source: src, group: 'live', deferUnstable: true, live });
+      captures++;
+      assert.ok(last.records >= 1, 'a small change waited behind the large read');
+      assert.ok(captures < 50, 'the large file is never finished');
+    }
+    assert.ok(captures >= 3, `24 MiB in ${captures} captures of one read window each`);
+    assert.deepEqual(last.torn, []);
+    assert.equal(live.partial.size, 0);
+    const head = vault.index.headAt(vault.index.groupId('live')!, Buffer.from('big.bin'));
+    assert.equal(head?.entry.size, 24 * MiB);
+    assert.equal(head?.entry.torn, undefined);
+  });
+});

@@ -11,7 +11,8 @@ import { isUnder, parentOf, ROOT } from '../../common/rel-path.js';
 import type { Vault } from '../../vault/vault.js';
 import type { VersionRow } from '../../vault/index/index-db.js';
 import { EntryKind, type EntryState, type Extent, type JournalRecord, type RecordDraft } from '../../vault/journal/journal-record.js';
-import { ContentStore } from './content-store.js';
+import { ContentStore, type CapturedContent } from './content-store.js';
+import type { LiveReads } from './live-reads.js';
 import { absPath, scanTree, type ScanScope } from './tree-scan.js';
 import { lstatSync } from 'node:fs';
 
@@ -39,8 +40,20 @@ export interface IngestOptions {
    * for long. Files are read smallest first; at least one file is always read.
    */
   readBudget?: number;
+  /**
+   * Wall time (ms) for reading files below the large-file size: changed files beyond it are
+   * left for the next capture (listed in `deferred`), so a capture's duration stays bounded
+   * whatever arrives at once. At least one file is always read.
+   */
+  readBudgetMs?: number;
   /** absolute paths read whatever the budget (the live tap passes files it has deferred too often) */
   mustRead?: ReadonlySet<string>;
+  /**
+   * The live tap's read state: a file still changing after `tornAfterMs` of unstable reads
+   * is recorded as torn (and stays queued), and large files are read a slice at a time,
+   * for a bounded time per capture, whatever `readBudget` says.
+   */
+  live?: LiveReads;
 }
 
 export interface IngestResult {
@@ -55,10 +68,16 @@ export interface IngestResult {
   warnings: string[];
   /** files left out because they kept changing while read (with deferUnstable) */
   unstable: string[];
+  /** files recorded as torn: read while they kept changing (their record has the torn flag) */
+  torn: string[];
+  /** when the read of each torn file began (ms): the torn capture holds every write made before */
+  tornReads: { path: string; readStartMs: number }[];
   /** changed files left for the next capture by `readBudget` */
   deferred: string[];
   /** directories recorded as renamed (a live watcher must re-watch them) */
   dirRenames: number;
+  /** wall time of the capture's phases, ms: scanning, reading files, committing (sealing, pack and index writes) */
+  ms: { scan: number; read: number; commit: number };
 }
 
 function metaOf(st: BigIntStats, kind: EntryState['kind']): EntryState {
@@ -72,8 +91,9 @@ function sameMeta(h: EntryState, st: BigIntStats): boolean {
   return h.mode === Number(st.mode & 0o7777n) && h.uid === Number(st.uid) && h.gid === Number(st.gid) && h.mtimeNs === st.mtimeNs;
 }
 
+/** True when `st` is the file `h` recorded, cleanly (a torn capture is always read again). */
 function sameFile(h: EntryState, st: BigIntStats): boolean {
-  return h.kind === EntryKind.file && sameMeta(h, st) && h.size === Number(st.size) && h.ctimeNs === st.ctimeNs && BigInt.asIntN(64, h.ino) === BigInt.asIntN(64, st.ino);
+  return h.kind === EntryKind.file && !h.torn && sameMeta(h, st) && h.size === Number(st.size) && h.ctimeNs === st.ctimeNs && BigInt.asIntN(64, h.ino) === BigInt.asIntN(64, st.ino);
 }
 
 /** Record the state of `opts.source` into `opts.group`. The vault must be open for writing. */
@@ -87,6 +107,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
   vault.begin();
   try {
     const gid = vault.index.ensureGroup(opts.group);
+    const t0 = Date.now();
     const scan = (() => {
       try {
         return scanTree(root, {
@@ -99,7 +120,10 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     })();
     progress.entries = scan.entries.length;
     opts.onProgress?.(progress);
+    const t1 = Date.now();
     const unstable: string[] = [];
+    const torn: string[] = [];
+    const tornReads: { path: string; readStartMs: number }[] = [];
     let dirRenames = 0;
     let seq = vault.index.lastSeq(gid);
     let lastTime = vault.index.lastPoint(gid)?.time ?? 0;
@@ -159,10 +183,17 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     // not held back behind one large file).
     const linkFirst = new Map<bigint, { rel: Buffer; extents: Extent[] }>();
     const deferred: string[] = [];
+    // The live tap reads large files last, a slice per capture, least recently read first.
+    const live = opts.live;
+    const isLarge = (e: { st: BigIntStats }): boolean => live !== undefined && e.st.size >= BigInt(live.sliceMinBytes);
+    const files = scan.entries.filter((e) => e.kind === EntryKind.file);
     const ordered = [
       ...scan.entries.filter((e) => e.kind !== EntryKind.file),
-      ...scan.entries.filter((e) => e.kind === EntryKind.file).sort((a, b) => Number(a.st.size - b.st.size)),
+      ...files.filter((e) => !isLarge(e)).sort((a, b) => Number(a.st.size - b.st.size)),
+      ...(live ? live.order(files.filter(isLarge).map((e) => ({ ...e, abs: absPath(root, e.rel).toString() }))) : []),
     ];
+    let sliceDeadline: number | undefined;
+    let sliced = false;
     for (const e of ordered) {
       const h = vault.index.headAt(gid, e.rel)?.entry;
       const abs = absPath(root, e.rel);
@@ -188,17 +219,49 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
         if (h && sameFile(h, e.st) && h.link === null) {
           extents = h.extents;
         } else {
-          if (opts.readBudget !== undefined && bytesRead > 0 && bytesRead + Number(e.st.size) > opts.readBudget && !opts.mustRead?.has(abs.toString())) {
-            deferred.push(abs.toString());
+          const key = abs.toString();
+          const large = isLarge(e);
+          if (!large) live?.drop(key);
+          if (live?.resting(key)) { deferred.push(key); continue; }
+          // Files deferred too often (mustRead) go over the budget, but not past three times
+          // its time: a backlog never makes one capture (and every change behind it) wait long.
+          const elapsed = Date.now() - t1;
+          const overBudget = (opts.readBudget !== undefined && bytesRead > 0 && bytesRead + Number(e.st.size) > opts.readBudget) ||
+            (opts.readBudgetMs !== undefined && filesRead > 0 && elapsed >= opts.readBudgetMs);
+          const mustRead = opts.mustRead?.has(key) && !(opts.readBudgetMs !== undefined && filesRead > 0 && elapsed >= 3 * opts.readBudgetMs);
+          if (!large && overBudget && !mustRead) {
+            deferred.push(key);
             continue;
           }
-          let got;
+          const onBytes = (n: number): void => { progress.bytesRead += n; };
+          let got: CapturedContent;
           try {
-            got = store.capture(abs, (n) => { progress.bytesRead += n; }, opts.deferUnstable ? 1 : undefined);
+            if (live && large) {
+              // A bounded slice per capture: small changes never wait behind a large read.
+              // The slice time, plus whatever the small files left of their read budget.
+              sliceDeadline ??= Math.max(Date.now(), t1 + (opts.readBudgetMs ?? 0)) + live.sliceMs;
+              const part = live.partial.get(key);
+              // At least one read window per capture, however short the time.
+              if (sliced && Date.now() >= sliceDeadline) { deferred.push(key); continue; }
+              sliced = true;
+              const res = store.captureSlice(abs, part, sliceDeadline, onBytes);
+              if ('partial' in res) {
+                live.partial.set(key, res.partial);
+                bytesRead += res.bytesRead;
+                deferred.push(key);
+                continue;
+              }
+              live.finished(key);
+              got = res.done;
+            } else {
+              got = store.capture(abs, onBytes, opts.deferUnstable ? 1 : undefined);
+            }
           } catch (err) {
+            live?.drop(key);
+            live?.stable(key);
             const code = (err as NodeJS.ErrnoException).code;
             if (code === 'ENOENT' || code === 'ELOOP') continue; // replaced or removed while we looked
-            if (code === 'EACCES' || code === 'EPERM') { warnings.push(`cannot read ${abs.toString()}: ${(err as Error).message}`); continue; }
+            if (code === 'EACCES' || code === 'EPERM') { warnings.push(`cannot read ${key}: ${(err as Error).message}`); continue; }
             throw err;
           }
           filesRead++;
@@ -206,10 +269,23 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
           bytesNew += got.bytesNew;
           progress.files = filesRead;
           opts.onProgress?.(progress);
-          if (got.unstable && opts.deferUnstable) { unstable.push(abs.toString()); continue; }
-          if (got.unstable) warnings.push(`${abs.toString()} kept changing while it was read; recorded the last read`);
+          let isTorn = false;
+          if (got.unstable) {
+            // Still changing: read again later; once it has kept changing for a bounded
+            // time (live) or through every attempt (--once, the final capture), record this
+            // read as torn, never as a state the file was in.
+            if (live ? !live.unstable(key, got.startedMs) : opts.deferUnstable) { unstable.push(key); continue; }
+            isTorn = true;
+            torn.push(key);
+            tornReads.push({ path: key, readStartMs: got.startedMs });
+            if (!live) warnings.push(`${key} kept changing while it was read; recorded as torn (point-in-time reads skip it unless --include-torn)`);
+          } else {
+            live?.stable(key);
+          }
           extents = got.extents;
-          emit({ op: 'put', path: e.rel, entry: { ...metaOf(got.stat, EntryKind.file), size: Number(got.stat.size), extents } });
+          emit({ op: 'put', path: e.rel, entry: { ...metaOf(got.stat, EntryKind.file), size: Number(got.stat.size), extents, ...(isTorn ? { torn: true as const } : {}) } });
+          // A torn read is no content for the file's other names: they are read on their own.
+          if (isTorn) continue;
         }
         if (e.st.nlink > 1n) linkFirst.set(e.st.ino, { rel: e.rel, extents });
       }
@@ -233,10 +309,12 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
 
     progress.phase = 'commit';
     opts.onProgress?.(progress);
+    const t2 = Date.now();
     vault.commit(opts.group, records);
+    const ms = { scan: t1 - t0, read: t2 - t1, commit: Date.now() - t2 };
     return {
       group: opts.group, firstSeq: records[0]?.seq ?? null, lastSeq: seq, records: records.length,
-      filesRead, bytesRead, bytesNew, entries: scan.entries.length, warnings, unstable, deferred, dirRenames,
+      filesRead, bytesRead, bytesNew, entries: scan.entries.length, warnings, unstable, torn, tornReads, deferred, dirRenames, ms,
     };
   } catch (err) {
     vault.rollback();

@@ -58,7 +58,8 @@ export class VaultCommitSource implements CommitSource {
     const out: Record<string, string> = {};
     for (const rec of records) {
       if (rec.op !== 'put' || rec.entry.kind !== EntryKind.file) continue;
-      const prev = this.vault.index.versionAt(gid, rec.path, rec.seq - 1);
+      // A torn previous version is still the closest base there is.
+      const prev = this.vault.index.versionAt(gid, rec.path, rec.seq - 1, true);
       if (!prev || prev.entry.kind !== EntryKind.file) continue;
       const old: { start: number; end: number; id: Buffer }[] = [];
       let at = 0;

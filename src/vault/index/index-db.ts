@@ -30,10 +30,21 @@ export interface BlobLocation {
 
 interface RawVersion {
   path: Buffer; seq: bigint; name: Buffer; kind: bigint; mode: bigint; uid: bigint; gid: bigint;
-  mtime_ns: bigint; ctime_ns: bigint; ino: bigint; size: bigint; extents: Buffer | null; target: Buffer | null; link: Buffer | null;
+  mtime_ns: bigint; ctime_ns: bigint; ino: bigint; size: bigint; extents: Buffer | null; target: Buffer | null; link: Buffer | null; torn: bigint;
 }
 
-const COLS = 'path, seq, name, kind, mode, uid, gid, mtime_ns, ctime_ns, ino, size, extents, target, link';
+const COLS = 'path, seq, name, kind, mode, uid, gid, mtime_ns, ctime_ns, ino, size, extents, target, link, torn';
+/** Point-in-time lookups skip torn versions unless the caller binds 1 to this parameter. */
+const CLEAN = '(torn = 0 OR ?)';
+
+/** A path whose latest version at a point is torn (see `IndexDb.tornAt`). */
+export interface TornAtPoint {
+  path: Buffer;
+  /** seq of the torn version in force at the point */
+  tornSeq: number;
+  /** seq of the last clean version at or before the point (null: none, or the path did not exist cleanly) */
+  cleanSeq: number | null;
+}
 
 function toRow(r: RawVersion): VersionRow {
   return {
@@ -42,6 +53,7 @@ function toRow(r: RawVersion): VersionRow {
       kind: Number(r.kind) as EntryKindCode, mode: Number(r.mode), uid: Number(r.uid), gid: Number(r.gid),
       mtimeNs: r.mtime_ns, ctimeNs: r.ctime_ns, ino: r.ino, size: Number(r.size),
       extents: r.extents ? decodeExtents(r.extents) : [], target: r.target, link: r.link,
+      ...(Number(r.torn) ? { torn: true as const } : {}),
     },
   };
 }
@@ -192,27 +204,56 @@ export class IndexDb {
 
   // ---- versions ---------------------------------------------------------------------------
 
-  /** The version of `path` in force at `seq` (tombstones included), or undefined. */
-  versionAt(groupId: number, path: Buffer, seq: number): VersionRow | undefined {
-    const r = this.stmt(`SELECT ${COLS} FROM versions WHERE group_id = ? AND path = ? AND seq <= ? ORDER BY seq DESC LIMIT 1`, true)
-      .get(groupId, path, seq) as RawVersion | undefined;
+  /**
+   * The version of `path` in force at `seq` (tombstones included), or undefined. Torn
+   * versions are skipped (the last clean version at or before `seq` is returned) unless
+   * `includeTorn`.
+   */
+  versionAt(groupId: number, path: Buffer, seq: number, includeTorn = false): VersionRow | undefined {
+    const r = this.stmt(`SELECT ${COLS} FROM versions WHERE group_id = ? AND path = ? AND seq <= ? AND ${CLEAN} ORDER BY seq DESC LIMIT 1`, true)
+      .get(groupId, path, seq, includeTorn ? 1 : 0) as RawVersion | undefined;
     return r ? toRow(r) : undefined;
   }
 
   /**
-   * The live children of `parent` at `seq`, in name order. Costs one seek per distinct
-   * child name plus one per child, independent of how many records the journal holds.
+   * The live children of `parent` at `seq`, in name order (torn versions skipped unless
+   * `includeTorn`, as in `versionAt`). Costs one seek per distinct child name plus one per
+   * child, independent of how many records the journal holds.
    */
-  *childrenAt(groupId: number, parent: Buffer, seq: number): Generator<VersionRow> {
+  *childrenAt(groupId: number, parent: Buffer, seq: number, includeTorn = false): Generator<VersionRow> {
     const next = this.stmt('SELECT name FROM versions WHERE group_id = ? AND parent = ? AND name > ? ORDER BY name LIMIT 1');
     const first = this.stmt('SELECT name FROM versions WHERE group_id = ? AND parent = ? ORDER BY name LIMIT 1');
-    const at = this.stmt(`SELECT ${COLS} FROM versions WHERE group_id = ? AND parent = ? AND name = ? AND seq <= ? ORDER BY seq DESC LIMIT 1`, true);
+    const at = this.stmt(`SELECT ${COLS} FROM versions WHERE group_id = ? AND parent = ? AND name = ? AND seq <= ? AND ${CLEAN} ORDER BY seq DESC LIMIT 1`, true);
     let row = first.get(groupId, parent) as { name: Buffer } | undefined;
     while (row) {
-      const v = at.get(groupId, parent, row.name, seq) as RawVersion | undefined;
+      const v = at.get(groupId, parent, row.name, seq, includeTorn ? 1 : 0) as RawVersion | undefined;
       if (v && Number(v.kind) !== EntryKind.tombstone) yield toRow(v);
       row = next.get(groupId, parent, row.name) as { name: Buffer } | undefined;
     }
+  }
+
+  /**
+   * Paths whose version in force at `seq` is torn, in path order: each with the seq of
+   * that torn version and of the last clean version before it. Seeks only the torn
+   * versions (a partial index), never the whole group.
+   */
+  tornAt(groupId: number, seq: number): TornAtPoint[] {
+    const paths = this.stmt('SELECT DISTINCT path FROM versions WHERE group_id = ? AND torn = 1 AND seq <= ? ORDER BY path').all(groupId, seq) as { path: Buffer }[];
+    const latest = this.stmt('SELECT seq, torn FROM versions WHERE group_id = ? AND path = ? AND seq <= ? ORDER BY seq DESC LIMIT 1');
+    const clean = this.stmt('SELECT seq, kind FROM versions WHERE group_id = ? AND path = ? AND seq <= ? AND torn = 0 ORDER BY seq DESC LIMIT 1');
+    const out: TornAtPoint[] = [];
+    for (const { path } of paths) {
+      const l = latest.get(groupId, path, seq) as { seq: number; torn: number } | undefined;
+      if (!l || l.torn !== 1) continue;
+      const c = clean.get(groupId, path, seq) as { seq: number; kind: number } | undefined;
+      out.push({ path, tornSeq: l.seq, cleanSeq: c && c.kind !== EntryKind.tombstone ? c.seq : null });
+    }
+    return out;
+  }
+
+  /** How many torn versions a group holds (every torn capture of a file is one). */
+  tornCount(groupId: number): number {
+    return (this.stmt('SELECT count(*) AS n FROM versions WHERE group_id = ? AND torn = 1').get(groupId) as { n: number }).n;
   }
 
   headAt(groupId: number, path: Buffer): VersionRow | undefined {
@@ -246,16 +287,9 @@ export class IndexDb {
 
   /** Record `entry` as the state of `path` from `seq` on (a tombstone removes it from head). */
   putVersion(groupId: number, path: Buffer, seq: number, entry: EntryState): void {
-    const parent = path.length === 0 ? null : parentOf(path);
-    const name = path.length === 0 ? Buffer.alloc(0) : nameOf(path);
-    const extents = entry.kind === EntryKind.file ? encodeExtents(entry.extents) : null;
-    const args = [groupId, path, seq, parent, name, entry.kind, entry.mode, entry.uid, entry.gid, entry.mtimeNs, entry.ctimeNs, inoParam(entry.ino), entry.size, extents, entry.target, entry.link];
-    this.stmt(`INSERT OR REPLACE INTO versions (group_id, ${COLS.replace('path, seq, name', 'path, seq, parent, name')}) VALUES (${args.map(() => '?').join(', ')})`).run(...args);
-    if (entry.kind === EntryKind.tombstone) {
-      this.stmt('DELETE FROM head WHERE group_id = ? AND path = ?').run(groupId, path);
-    } else {
-      this.stmt(`INSERT OR REPLACE INTO head (group_id, ${COLS.replace('path, seq, name', 'path, seq, parent, name')}) VALUES (${args.map(() => '?').join(', ')})`).run(...args);
-    }
+    this.writeVersionRow('versions', groupId, path, seq, entry);
+    if (entry.kind === EntryKind.tombstone) this.stmt('DELETE FROM head WHERE group_id = ? AND path = ?').run(groupId, path);
+    else this.writeVersionRow('head', groupId, path, seq, entry);
   }
 
   // ---- bookmarks --------------------------------------------------------------------------
@@ -323,7 +357,7 @@ export class IndexDb {
     const parent = path.length === 0 ? null : parentOf(path);
     const name = path.length === 0 ? Buffer.alloc(0) : nameOf(path);
     const extents = entry.kind === EntryKind.file ? encodeExtents(entry.extents) : null;
-    const args = [groupId, path, seq, parent, name, entry.kind, entry.mode, entry.uid, entry.gid, entry.mtimeNs, entry.ctimeNs, inoParam(entry.ino), entry.size, extents, entry.target, entry.link];
+    const args = [groupId, path, seq, parent, name, entry.kind, entry.mode, entry.uid, entry.gid, entry.mtimeNs, entry.ctimeNs, inoParam(entry.ino), entry.size, extents, entry.target, entry.link, entry.torn ? 1 : 0];
     this.stmt(`INSERT OR REPLACE INTO ${table} (group_id, ${COLS.replace('path, seq, name', 'path, seq, parent, name')}) VALUES (${args.map(() => '?').join(', ')})`).run(...args);
   }
 

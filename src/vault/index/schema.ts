@@ -41,4 +41,11 @@ export const MIGRATIONS: readonly string[] = [
   CREATE TABLE vbaselines (group_id INTEGER NOT NULL, start_seq INTEGER NOT NULL, end_seq INTEGER, size INTEGER NOT NULL,
     PRIMARY KEY (group_id, start_seq)) WITHOUT ROWID;
   `,
+  // Torn captures: a file version read while the file was being written (journal op 7).
+  // Point-in-time reads skip them unless asked; the partial index finds them quickly.
+  `
+  ALTER TABLE versions ADD COLUMN torn INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE head ADD COLUMN torn INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX versions_torn ON versions (group_id, seq) WHERE torn = 1;
+  `,
 ];

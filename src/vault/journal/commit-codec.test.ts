@@ -85,3 +85,25 @@ describe('volume records and compacted volume commits (version 3)', () => {
     assert.throws(() => encodeCompactedCommit({ ...vc, through: 20 }), /beyond through|invalid/);
   });
 });
+
+describe('torn captures (record op 7)', () => {
+  const torn: EntryState = { ...file, ino: 5n, torn: true };
+  it('a torn put round-trips as op 7 in plain and compacted commits; a clean put stays op 1', () => {
+    const plain = { group: 'g', firstSeq: 3, records: [
+      { op: 'put' as const, seq: 3, time: 1, path: Buffer.from('a'), entry: torn },
+      { op: 'put' as const, seq: 4, time: 1, path: Buffer.from('b'), entry: { ...file, ino: 5n } },
+    ] };
+    const enc = encodeCommit(plain);
+    // "TMJC" · version · group (4 + 1) · first seq (8) · count (4) · time (8): the first op.
+    assert.equal(enc[4 + 1 + 5 + 8 + 4 + 8], 7);
+    assert.deepEqual(decodeCommit(enc, 'test'), plain);
+    const c: CompactedCommit = { ...compacted, records: [{ op: 'put', seq: 1, path: Buffer.from('a'), entry: torn }] };
+    assert.deepEqual(decodeCommit(encodeCompactedCommit(c), 'test'), c);
+  });
+
+  it('refuses a torn put of anything but a file', () => {
+    const enc = encodeCommit({ group: 'g', firstSeq: 1, records: [{ op: 'put', seq: 1, time: 1, path: Buffer.from('l'), entry: link }] });
+    enc[4 + 1 + 5 + 8 + 4 + 8] = 7;
+    assert.throws(() => decodeCommit(enc, 'test'), /only files can be torn/);
+  });
+});

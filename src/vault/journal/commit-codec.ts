@@ -9,6 +9,8 @@
  *   op 4 vwrite  offset u64 | extents          (volume groups: blocks from offset on)
  *   op 5 vzero   offset u64 | length u64       (blocks read as zeros)
  *   op 6 vmark   mark u8 (1 baseline start, 2 baseline end) | volume size u64
+ *   op 7 torn    path | put body: a put of a file read while it was being written (its
+ *                bytes mix several states); point-in-time reads skip it unless asked
  *   put     kind u8 | mode u32 | uid u32 | gid u32 | mtime ns i64 | ctime ns i64 | ino u64 |
  *           size u64 | link (u32 len + bytes, 0 = none) | extents (files) or target (symlinks)
  *   extents count u32, then per extent: flag u8 (0 stored, 1 zeros) | length u32 | id (32, stored only)
@@ -18,7 +20,7 @@
  *   commit  "TMJC" | version u8 (=2) | group (u32 len + UTF-8) | through u64 | generation u32 |
  *           point count u32 | points | record count u32 | records
  *   point   seq u64 | time i64 (ms)          strictly increasing seq, every seq <= through
- *   record  seq u64 | op u8 (1 put, 2 delete) | path (u32 len + bytes) | body (put: as above)
+ *   record  seq u64 | op u8 (1 put, 2 delete, 7 torn put) | path (u32 len + bytes) | body (put: as above)
  *           seq <= through; records sorted by (seq, path); (path, seq) unique
  * It replaces every commit of its group whose last seq is <= through, and every compacted
  * commit of the group with a lower (through, generation).
@@ -39,6 +41,8 @@ import {
 
 const MAGIC = Buffer.from('TMJC');
 const OP = { put: 1, delete: 2, rename: 3, vwrite: 4, vzero: 5, vmark: 6 } as const;
+/** A put of a torn capture (an entry with `torn: true`): same body as a put. */
+const OP_TORN = 7;
 const MARK = { start: 1, end: 2 } as const;
 
 export function writeExtents(w: ByteWriter, extents: readonly Extent[]): void {
@@ -81,9 +85,10 @@ function writePutBody(w: ByteWriter, e: EntryState): void {
   else if (e.kind === EntryKind.symlink) w.lbytes(e.target ?? Buffer.alloc(0));
 }
 
-function readPutBody(r: ByteReader, what: string): EntryState {
+function readPutBody(r: ByteReader, what: string, torn = false): EntryState {
   const kind = r.u8();
   if (kind !== EntryKind.file && kind !== EntryKind.dir && kind !== EntryKind.symlink) throw new TidemarkError('TM_FORMAT', `${what}: unknown entry kind ${kind}`);
+  if (torn && kind !== EntryKind.file) throw new TidemarkError('TM_FORMAT', `${what}: a torn put of a ${kind === EntryKind.dir ? 'directory' : 'symlink'} (only files can be torn)`);
   const entry: EntryState = {
     kind: kind as EntryKindCode, mode: r.u32(), uid: r.u32(), gid: r.u32(), mtimeNs: r.i64(), ctimeNs: r.i64(), ino: r.u64(),
     size: r.num64(), link: null, extents: [], target: null,
@@ -92,6 +97,7 @@ function readPutBody(r: ByteReader, what: string): EntryState {
   if (link.length > 0) entry.link = Buffer.from(link);
   if (kind === EntryKind.file) entry.extents = readExtents(r);
   else if (kind === EntryKind.symlink) entry.target = Buffer.from(r.lbytes());
+  if (torn) entry.torn = true;
   return entry;
 }
 
@@ -100,7 +106,7 @@ export function encodeCommit(c: JournalCommit): Buffer {
   w.bytes(MAGIC).u8(1).lbytes(Buffer.from(c.group, 'utf8')).u64(c.firstSeq).u32(c.records.length);
   c.records.forEach((rec, i) => {
     if (rec.seq !== c.firstSeq + i) throw new TidemarkError('TM_INTERNAL', `commit records out of sequence at ${rec.seq}`);
-    w.i64(rec.time).u8(OP[rec.op]);
+    w.i64(rec.time).u8(rec.op === 'put' && rec.entry.torn ? OP_TORN : OP[rec.op]);
     switch (rec.op) {
       case 'put': w.lbytes(rec.path); writePutBody(w, rec.entry); break;
       case 'delete': w.lbytes(rec.path); break;
@@ -128,8 +134,8 @@ export function decodeCommit(buf: Buffer, what: string): StoredCommit {
     const seq = firstSeq + i;
     const time = Number(r.i64());
     const op = r.u8();
-    if (op === OP.put) {
-      records.push({ op: 'put', seq, time, path: Buffer.from(r.lbytes()), entry: readPutBody(r, what) });
+    if (op === OP.put || op === OP_TORN) {
+      records.push({ op: 'put', seq, time, path: Buffer.from(r.lbytes()), entry: readPutBody(r, what, op === OP_TORN) });
     } else if (op === OP.delete) {
       records.push({ op: 'delete', seq, time, path: Buffer.from(r.lbytes()) });
     } else if (op === OP.rename) {
@@ -170,7 +176,7 @@ export function encodeCompactedCommit(c: CompactedCommit): Buffer {
   c.records.forEach((rec, i) => {
     if (rec.seq < 1 || rec.seq > c.through) throw new TidemarkError('TM_INTERNAL', `compacted commit record seq:${rec.seq} beyond through ${c.through}`);
     if (i > 0 && compareCompacted(c.records[i - 1]!, rec) >= 0) throw new TidemarkError('TM_INTERNAL', `compacted commit records out of order at seq:${rec.seq}`);
-    w.u64(rec.seq).u8(OP[rec.op]).lbytes(rec.path);
+    w.u64(rec.seq).u8(rec.op === 'put' && rec.entry.torn ? OP_TORN : OP[rec.op]).lbytes(rec.path);
     if (rec.op === 'put') writePutBody(w, rec.entry);
   });
   if (c.volume) writeCompactedVolume(w, c.volume, c.through);
@@ -247,7 +253,7 @@ function decodeCompacted(r: ByteReader, what: string, volume: boolean): Compacte
     const op = r.u8();
     const path = Buffer.from(r.lbytes());
     let rec: CompactedRecord;
-    if (op === OP.put) rec = { op: 'put', seq, path, entry: readPutBody(r, what) };
+    if (op === OP.put || op === OP_TORN) rec = { op: 'put', seq, path, entry: readPutBody(r, what, op === OP_TORN) };
     else if (op === OP.delete) rec = { op: 'delete', seq, path };
     else throw new TidemarkError('TM_FORMAT', `${what}: record op ${op} is not allowed in a compacted commit`);
     if (seq < 1 || seq > through) throw new TidemarkError('TM_FORMAT', `${what}: record seq:${seq} beyond through ${through}`);

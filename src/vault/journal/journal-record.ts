@@ -33,6 +33,12 @@ export interface EntryState {
   target: Buffer | null;
   /** files: another path of the same group this is a hard link of (its content is also in `extents`) */
   link: Buffer | null;
+  /**
+   * files: a torn capture: the file kept changing while it was read, so `extents` may mix
+   * several of its states. Point-in-time reads skip torn versions unless asked for them
+   * (docs/FORMAT.md, "Torn captures"). Absent (never false) on clean versions.
+   */
+  torn?: true;
 }
 
 interface RecordBase {

@@ -2,7 +2,8 @@
  * "What changed between these two moments": every path with a version recorded after
  * point A and at or before point B, classified by comparing its state at A and at B
  * (added, changed, deleted), with sizes. A path changed and changed back counts only when
- * its state differs; a directory counts only when it appears or disappears.
+ * its state differs; a directory counts only when it appears or disappears. States are
+ * read as everywhere else: a torn capture counts as its last clean version.
  */
 import type { Vault } from '../../vault/vault.js';
 import type { VersionRow } from '../../vault/index/index-db.js';

@@ -13,6 +13,8 @@ export interface TimelineBucket {
   lastSeq: number;
   /** capture time of the bucket's last point */
   lastTime: number;
+  /** torn captures (files read while being written) among the bucket's points */
+  torn: number;
 }
 
 export interface Timeline {
@@ -45,6 +47,7 @@ export function timelineOf(vault: Vault, groupId: number, range: { from?: number
   const count = db.prepare('SELECT count(*) AS n FROM points WHERE group_id = ? AND time >= ? AND time < ?');
   const firstIn = db.prepare('SELECT seq FROM points WHERE group_id = ? AND time >= ? AND time < ? ORDER BY time, seq LIMIT 1');
   const lastIn = db.prepare('SELECT seq, time FROM points WHERE group_id = ? AND time >= ? AND time < ? ORDER BY time DESC, seq DESC LIMIT 1');
+  const tornIn = db.prepare('SELECT count(*) AS n FROM versions WHERE group_id = ? AND torn = 1 AND seq >= ? AND seq <= ?');
   let points = 0;
   const buckets: TimelineBucket[] = [];
   for (let start = from; start < to; start += bucketMs) {
@@ -54,7 +57,8 @@ export function timelineOf(vault: Vault, groupId: number, range: { from?: number
     const first = firstIn.get(groupId, start, end) as { seq: number };
     const last = lastIn.get(groupId, start, end) as { seq: number; time: number };
     points += n;
-    buckets.push({ start, count: n, firstSeq: first.seq, lastSeq: last.seq, lastTime: last.time });
+    const torn = (tornIn.get(groupId, first.seq, last.seq) as { n: number }).n;
+    buckets.push({ start, count: n, firstSeq: first.seq, lastSeq: last.seq, lastTime: last.time, torn });
   }
   const bookmarks = vault.index.bookmarks(groupId).filter((b) => b.time >= from && b.time < to);
   return { from, to, bucketMs, points, buckets, first, last, bookmarks };

@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { TidemarkError } from '../../common/errors.js';
 import { displayPath, parseUserPath } from '../../common/rel-path.js';
 import { requireGroup, resolvePoint } from '../../image/point.js';
-import { describeEntry, fileChunks, requireEntry } from '../../image/tree-reader.js';
+import { childrenAtPoint, describeEntries, fileChunks, requireEntry, tornAtPoint } from '../../image/tree-reader.js';
 import { EntryKind, kindName } from '../../vault/journal/journal-record.js';
 import { SECURITY_HEADERS } from '../http-kit.js';
 import { route, type Route } from '../router.js';
@@ -48,7 +48,7 @@ export function groupRoutes(d: ConsoleDeps): Route[] {
           json: {
             group: params.group, from: iso(t.from), to: iso(t.to), bucketMs: t.bucketMs, points: t.points,
             first: t.first ? pointJson(t.first) : null, last: t.last ? pointJson(t.last) : null,
-            buckets: t.buckets.map((b) => ({ start: iso(b.start), count: b.count, firstSeq: b.firstSeq, lastSeq: b.lastSeq, lastTime: iso(b.lastTime) })),
+            buckets: t.buckets.map((b) => ({ start: iso(b.start), count: b.count, firstSeq: b.firstSeq, lastSeq: b.lastSeq, lastTime: iso(b.lastTime), torn: b.torn })),
             bookmarks: t.bookmarks.map((b) => ({ ...b, time: iso(b.time) })),
           },
         };
@@ -69,8 +69,10 @@ export function groupRoutes(d: ConsoleDeps): Route[] {
         const p = resolvePoint(v, params.group, query.at);
         const rel = parseUserPath(query.path ?? '');
         const self = requireEntry(v, p, rel);
-        const rows = self.entry.kind === EntryKind.dir ? [...v.index.childrenAt(p.groupId, rel, p.seq)] : [self];
-        return { json: { group: params.group, point: pointJson(p), path: displayPath(rel), type: kindName(self.entry.kind), entries: rows.map(describeEntry) } };
+        const rows = self.entry.kind === EntryKind.dir ? [...childrenAtPoint(v, p, rel)] : [self];
+        // Files being written at the point read as their last clean version, as in `tidemark ls`.
+        const torn = tornAtPoint(v, p, rel);
+        return { json: { group: params.group, point: pointJson(p), path: displayPath(rel), type: kindName(self.entry.kind), entries: describeEntries(rows, torn), torn } };
       },
     }),
     route({
@@ -83,8 +85,11 @@ export function groupRoutes(d: ConsoleDeps): Route[] {
         if (row.entry.kind !== EntryKind.file) throw new TidemarkError('TM_USAGE', `"${query.path}" is a ${kindName(row.entry.kind)}, not a file`);
         d.audit.append({ user: user!.name, ip, action: 'file.download', target: params.group, result: 'ok', details: { path: displayPath(rel), seq: p.seq, bytes: row.entry.size } });
         const name = displayPath(row.name);
+        // Being written at the point: this is its last clean version (the header says which).
+        const torn = tornAtPoint(v, p, rel).find((t) => t.path === displayPath(rel));
         res.writeHead(200, {
           ...SECURITY_HEADERS, 'Content-Type': 'application/octet-stream', 'Content-Length': String(row.entry.size), 'Cache-Control': 'no-store',
+          ...(torn ? { 'X-Tidemark-Torn': `torn-seq=${torn.tornSeq}; clean-seq=${torn.cleanSeq ?? 'none'}` } : {}),
           'Content-Disposition': `attachment; filename="${name.replace(/[^\x20-\x7e]|["\\]/g, '_')}"; filename*=UTF-8''${encodeURIComponent(name)}`,
         });
         try {
