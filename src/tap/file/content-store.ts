@@ -2,6 +2,10 @@
  * Reads one file, cuts it into content-defined chunks and stores the chunks the vault
  * lacks. All-zero chunks are not stored: they become hole extents, so sparse files cost
  * nothing and restore as sparse. A file that changes while it is read is read again.
+ *
+ * Large chunks get their ids on the vault's worker threads while this thread reads on: an
+ * extent's id is {@link PENDING_ID} until it is known, then replaced in place (see
+ * {@link idsKnown}; the vault delivers ids during later stores or `awaitChunkIds`).
  */
 import { isZero } from '../../common/zero-bytes.js';
 import { closeSync, fstatSync, openSync, readSync, constants as fsc } from 'node:fs';
@@ -19,9 +23,17 @@ export interface CapturedContent {
   /** stat taken when reading finished (the state the content belongs to) */
   stat: BigIntStats;
   bytesRead: number;
-  bytesNew: number;
   /** true when the file kept changing during every attempt */
   unstable: boolean;
+}
+
+/** The id of an extent whose chunk id is still being computed; compared by identity. */
+export const PENDING_ID: Buffer = Buffer.alloc(0);
+
+/** True when no extent's id is still {@link PENDING_ID}. */
+export function idsKnown(extents: readonly Extent[]): boolean {
+  for (const x of extents) if (x.id === PENDING_ID) return false;
+  return true;
 }
 
 function sameStat(a: BigIntStats, b: BigIntStats): boolean {
@@ -33,6 +45,8 @@ export class ContentStore {
   private readonly params: ChunkerParams;
   /** read window: one maximal chunk plus one read */
   private readonly window: Buffer;
+  /** Bytes of the chunks this store had the vault store (known once every id is). */
+  bytesNew = 0;
 
   constructor(private readonly vault: Vault) {
     this.params = vault.config.chunker;
@@ -40,16 +54,17 @@ export class ContentStore {
     this.window = Buffer.allocUnsafe(this.params.maxSize + READ_SIZE);
   }
 
-  private storeChunk(chunk: Uint8Array, extents: Extent[]): number {
+  private storeChunk(chunk: Uint8Array, extents: Extent[]): void {
     if (isZero(chunk)) {
       extents.push({ id: null, length: chunk.length });
-      return 0;
+      return;
     }
-    const id = this.vault.sealer.id(chunk);
-    extents.push({ id, length: chunk.length });
-    if (this.vault.hasBlob(id)) return 0;
-    this.vault.storeChunk(id, chunk);
-    return chunk.length;
+    const x: Extent = { id: PENDING_ID, length: chunk.length };
+    extents.push(x);
+    this.vault.storeContent(chunk, (id, stored) => {
+      x.id = id;
+      if (stored) this.bytesNew += x.length;
+    });
   }
 
   /**
@@ -61,7 +76,6 @@ export class ContentStore {
     const fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NOATIME);
     try {
       let bytesRead = 0;
-      let bytesNew = 0;
       for (let attempt = 1; ; attempt++) {
         const before = fstatSync(fd, { bigint: true });
         const extents: Extent[] = [];
@@ -83,11 +97,11 @@ export class ContentStore {
             onBytes?.(n);
           }
           for (let len = findBoundary(buf, start, end, this.params, this.gear); len > 0; len = findBoundary(buf, start, end, this.params, this.gear)) {
-            bytesNew += this.storeChunk(buf.subarray(start, start + len), extents);
+            this.storeChunk(buf.subarray(start, start + len), extents);
             start += len;
           }
           if (eof) {
-            if (start < end) bytesNew += this.storeChunk(buf.subarray(start, end), extents);
+            if (start < end) this.storeChunk(buf.subarray(start, end), extents);
             break;
           }
           buf.copyWithin(0, start, end);
@@ -96,7 +110,7 @@ export class ContentStore {
         }
         const after = fstatSync(fd, { bigint: true });
         const stable = sameStat(before, after) && BigInt(pos) === after.size;
-        if (stable || attempt >= attempts) return { extents, stat: after, bytesRead, bytesNew, unstable: !stable };
+        if (stable || attempt >= attempts) return { extents, stat: after, bytesRead, unstable: !stable };
       }
     } finally {
       closeSync(fd);

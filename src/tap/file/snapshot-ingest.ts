@@ -11,7 +11,7 @@ import { isUnder, parentOf, ROOT } from '../../common/rel-path.js';
 import type { Vault } from '../../vault/vault.js';
 import type { VersionRow } from '../../vault/index/index-db.js';
 import { EntryKind, type EntryState, type Extent, type JournalRecord, type RecordDraft } from '../../vault/journal/journal-record.js';
-import { ContentStore } from './content-store.js';
+import { ContentStore, idsKnown } from './content-store.js';
 import { absPath, scanTree, type ScanScope } from './tree-scan.js';
 import { lstatSync } from 'node:fs';
 
@@ -106,7 +106,6 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     const records: JournalRecord[] = [];
     let filesRead = 0;
     let bytesRead = 0;
-    let bytesNew = 0;
     const warnings = [...scan.warnings];
     // One time for the whole capture: `--at TIME` then resolves to a whole capture, never
     // to part of one (a state that never existed).
@@ -123,6 +122,23 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
       try { lstatSync(absPath(root, rel)); return true; } catch { return false; }
     };
 
+    // A file's record waits here, in order, until the ids of its chunks (computed on the
+    // vault's worker threads) are all known; then it is emitted.
+    const queued: { rec: RecordDraft; extents: Extent[] }[] = [];
+    let queuedHead = 0;
+    const flushQueued = (wait: boolean): void => {
+      for (;;) {
+        while (queuedHead < queued.length && idsKnown(queued[queuedHead]!.extents)) emit(queued[queuedHead++]!.rec);
+        if (queuedHead === queued.length) { queued.length = 0; queuedHead = 0; return; }
+        if (!wait) return;
+        vault.awaitChunkIds(true);
+      }
+    };
+    const emitFile = (rec: RecordDraft, extents: Extent[]): void => {
+      queued.push({ rec, extents });
+      flushQueued(false);
+    };
+
     // A record's parent must be a directory in head first: put missing ancestors, top-down.
     const ensureParents = (rel: Buffer): void => {
       const missingDirs: Buffer[] = [];
@@ -130,6 +146,8 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
         if (vault.index.headAt(gid, up)?.entry.kind === EntryKind.dir) break;
         missingDirs.push(up);
       }
+      // Records queued for chunk ids come first: seq order is the order of the loop below.
+      if (missingDirs.length > 0) flushQueued(true);
       for (let i = missingDirs.length - 1; i >= 0; i--) {
         const d = missingDirs[i]!;
         const st = scan.byPath.get(d.toString('latin1'))?.st ?? (() => { try { return lstatSync(absPath(root, d), { bigint: true }); } catch { return undefined; } })();
@@ -180,7 +198,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
         if (first) {
           // A further name of an inode already captured in this run: a hard link.
           if (!h || !sameFile(h, e.st) || !h.link?.equals(first.rel)) {
-            emit({ op: 'put', path: e.rel, entry: { ...metaOf(e.st, EntryKind.file), extents: first.extents, link: first.rel } });
+            emitFile({ op: 'put', path: e.rel, entry: { ...metaOf(e.st, EntryKind.file), extents: first.extents, link: first.rel } }, first.extents);
           }
           continue;
         }
@@ -203,17 +221,18 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
           }
           filesRead++;
           bytesRead += got.bytesRead;
-          bytesNew += got.bytesNew;
           progress.files = filesRead;
           opts.onProgress?.(progress);
           if (got.unstable && opts.deferUnstable) { unstable.push(abs.toString()); continue; }
           if (got.unstable) warnings.push(`${abs.toString()} kept changing while it was read; recorded the last read`);
           extents = got.extents;
-          emit({ op: 'put', path: e.rel, entry: { ...metaOf(got.stat, EntryKind.file), size: Number(got.stat.size), extents } });
+          emitFile({ op: 'put', path: e.rel, entry: { ...metaOf(got.stat, EntryKind.file), size: Number(got.stat.size), extents } }, extents);
         }
         if (e.st.nlink > 1n) linkFirst.set(e.st.ino, { rel: e.rel, extents });
       }
     }
+
+    flushQueued(true);
 
     // Last, what vanished: one delete per topmost missing path.
     const missing: Buffer[] = [];
@@ -236,7 +255,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     vault.commit(opts.group, records);
     return {
       group: opts.group, firstSeq: records[0]?.seq ?? null, lastSeq: seq, records: records.length,
-      filesRead, bytesRead, bytesNew, entries: scan.entries.length, warnings, unstable, deferred, dirRenames,
+      filesRead, bytesRead, bytesNew: store.bytesNew, entries: scan.entries.length, warnings, unstable, deferred, dirRenames,
     };
   } catch (err) {
     vault.rollback();
