@@ -32,8 +32,8 @@ type WorkerReply =
 const SEAL_ROOM = 28;
 /** Chunk buffers are allocated in multiples of this, so that they can be reused for others. */
 const BUFFER_STEP = 256 * 1024;
-/** Free chunk buffers kept for reuse, at most. */
-const MAX_FREE_BUFFERS = 24;
+/** Bytes of free chunk buffers kept for reuse, at most (on top of those in flight). */
+const MAX_FREE_BYTES = 16 * 1024 * 1024;
 
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
@@ -108,6 +108,7 @@ export class SealPool {
    * chunk on this thread, and none waits for the garbage collector.
    */
   private readonly free: ArrayBuffer[] = [];
+  private freeBytes = 0;
 
   constructor(key: MasterKey, zstdPath: string, threads: number, private readonly maxInFlightBytes = 16 * 1024 * 1024, level = 3) {
     const shared = new SharedArrayBuffer(4);
@@ -156,6 +157,7 @@ export class SealPool {
       if (b.byteLength >= size && b.byteLength < 2 * size + BUFFER_STEP) {
         this.free[i] = this.free[this.free.length - 1]!;
         this.free.pop();
+        this.freeBytes -= b.byteLength;
         return b;
       }
     }
@@ -163,8 +165,10 @@ export class SealPool {
   }
 
   private giveBuffer(b: ArrayBuffer): void {
-    if (this.free.length >= MAX_FREE_BUFFERS) this.free.shift();
+    while (this.free.length > 0 && this.freeBytes + b.byteLength > MAX_FREE_BYTES) this.freeBytes -= this.free.shift()!.byteLength;
+    if (b.byteLength > MAX_FREE_BYTES) return;
     this.free.push(b);
+    this.freeBytes += b.byteLength;
   }
 
   /** Queue `data` (copied) for sealing under a known id; may first collect results into `sink` to bound memory. */

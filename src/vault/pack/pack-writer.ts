@@ -49,7 +49,8 @@ export class PackWriter {
     this.entries.push({ type, flags, id, offset: this.size, length: sealed.length, rawLength });
     const at = this.size - PACK_HEADER_SIZE;
     if (at + sealed.length > this.body.length) {
-      const want = Math.max(this.targetSize + 8 * 1024 * 1024, (at + sealed.length) * 2);
+      // Room for the largest data blob (a 4 MiB chunk, sealed) past the target; larger blobs (a big commit) double it.
+      const want = Math.max(this.targetSize + 4 * 1024 * 1024 + 64 * 1024, (at + sealed.length) * 2);
       // Its own memory (never the shared pool), so that it can be handed to the flusher.
       const grown = this.spare && this.spare.length >= at + sealed.length ? this.spare : Buffer.allocUnsafeSlow(want);
       if (grown === this.spare) this.spare = null;
