@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { seconds } from './restore.js';
+import { seconds } from './restore-times.js';
 
 describe('restored times', () => {
   it('land on the stored microsecond exactly (utimes keeps microseconds; a double near 2026 is not exact to them)', () => {

@@ -7,9 +7,8 @@
  * Nothing is written outside the target root, whatever the vault contains.
  */
 import {
-  constants as fsc, lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, rmSync, symlinkSync, chmodSync, utimesSync, chownSync,
+  lchownSync, linkSync, lstatSync, lutimesSync, mkdirSync, readdirSync, rmSync, symlinkSync, chmodSync, utimesSync, chownSync,
 } from 'node:fs';
-import { open } from 'node:fs/promises';
 import { TidemarkError, isErrno, wrapIo } from '../common/errors.js';
 import { displayPath, isSafeName, joinRel } from '../common/rel-path.js';
 import type { Vault } from '../vault/vault.js';
@@ -17,6 +16,10 @@ import type { VersionRow } from '../vault/index/index-db.js';
 import { EntryKind, type EntryState } from '../vault/journal/journal-record.js';
 import type { ResolvedPoint } from './point.js';
 import { childrenAtPoint, requireEntry } from './tree-reader.js';
+import { RestorePool } from './restore-pool.js';
+import { seconds } from './restore-times.js';
+
+export { seconds } from './restore-times.js';
 
 export interface RestoreOptions {
   /** restore this path of the group (its contents land directly in `target`) */
@@ -39,18 +42,8 @@ export interface RestoreStats {
 
 const isRoot = process.getuid?.() === 0;
 
-/** Files being written at once: enough to keep the I/O threads busy, bounded in memory. */
+/** Files being written at once: enough to keep the restore workers busy, bounded in memory. */
 const MAX_IN_FLIGHT = 16;
-
-/**
- * A time for utimes, which takes seconds as a double and keeps whole microseconds
- * (libuv truncates to them). Near 2026 a double is exact to ~0.24 µs only, so the nearest
- * double to the stored time can fall just below it and truncate to the microsecond
- * before. Aiming at the middle of the stored microsecond lands every time on it exactly.
- */
-export function seconds(ns: bigint): number {
-  return Number((ns / 1000n) * 1000n + 500n) / 1e9;
-}
 
 class Restorer {
   readonly stats: RestoreStats = { files: 0, dirs: 0, symlinks: 0, hardlinks: 0, bytes: 0, warnings: [], damaged: [] };
@@ -60,7 +53,7 @@ class Restorer {
   private failure: unknown = undefined;
   private lastProgress = 0;
 
-  constructor(private readonly vault: Vault, private readonly p: ResolvedPoint, private readonly opts: RestoreOptions) {}
+  constructor(private readonly vault: Vault, private readonly p: ResolvedPoint, private readonly opts: RestoreOptions, private readonly pool: RestorePool) {}
 
   private progress(): void {
     const now = Date.now();
@@ -104,28 +97,9 @@ class Restorer {
     if (e.ino !== 0n) this.links.set(e.ino, { abs, e, done: new Promise<boolean>((res) => { finished = res; }) });
     let ok = false;
     try {
-      const fh = await open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o600);
-      try {
-        let pos = 0;
-        for (const x of e.extents) {
-          if (x.id !== null) {
-            const data = this.vault.readBlob(x.id);
-            if (data.length !== x.length) throw new TidemarkError('TM_CORRUPT', `chunk ${x.id.toString('hex').slice(0, 16)} has ${data.length} bytes, the journal says ${x.length}`);
-            let off = 0;
-            while (off < data.length) off += (await fh.write(data, off, data.length - off, pos + off)).bytesWritten;
-            this.stats.bytes += data.length;
-          }
-          pos += x.length;
-          this.progress();
-        }
-        // Holes stay holes: skipped extents are never written, the size is set once.
-        await fh.truncate(e.size);
-        if (isRoot) await fh.chown(e.uid, e.gid);
-        await fh.chmod(e.mode);
-        await fh.utimes(seconds(e.mtimeNs), seconds(e.mtimeNs));
-      } finally {
-        await fh.close();
-      }
+      const written = await this.pool.write(abs, e);
+      this.stats.bytes += written;
+      this.progress();
       ok = true;
     } finally {
       finished(ok);
@@ -145,8 +119,8 @@ class Restorer {
   }
 
   /**
-   * Start writing a file, keeping at most MAX_IN_FLIGHT in flight: creating and writing
-   * files overlaps in the I/O threads while this thread decrypts the next chunks.
+   * Start writing a file, keeping at most MAX_IN_FLIGHT in flight: the restore workers
+   * read, open and write files while this thread walks the tree.
    */
   private async spawn(abs: Buffer, row: VersionRow): Promise<void> {
     const task: Promise<void> = this.writeFileOrRecordDamage(abs, row).catch((err: unknown) => { this.failure ??= err; })
@@ -227,11 +201,14 @@ export async function restoreTree(vault: Vault, p: ResolvedPoint, target: string
   if (!opts.overwrite && readdirSync(target).length > 0) {
     throw new TidemarkError('TM_USAGE', `The restore target ${target} is not empty`, { hint: 'restore into an empty or new directory, or pass --overwrite to replace what is in the way' });
   }
-  const r = new Restorer(vault, p, opts);
+  const pool = new RestorePool(vault);
+  const r = new Restorer(vault, p, opts, pool);
   try {
     await r.restoreEntry(row, Buffer.from(target));
   } catch (err) {
     throw wrapIo(err, `Restore into ${target} failed`);
+  } finally {
+    await pool.close();
   }
   return r.stats;
 }

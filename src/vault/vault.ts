@@ -18,6 +18,7 @@ import { availableParallelism } from 'node:os';
 import { IndexDb } from './index/index-db.js';
 import { PackReader } from './pack/pack-reader.js';
 import { PackWriter, type WrittenPack } from './pack/pack-writer.js';
+import { PackFlusher } from './pack/pack-flusher.js';
 import { BlobType, type BlobEntry } from './pack/pack-format.js';
 import { decodeCommit, encodeCommit, encodeCompactedCommit } from './journal/commit-codec.js';
 import { applyRecord } from './journal/journal-applier.js';
@@ -46,6 +47,11 @@ export interface InitResult {
 const BOOKMARK_AAD = Buffer.from('tidemark-bookmark-v1');
 /** Chunks below this many bytes are sealed on the calling thread. */
 const SMALL_CHUNK = 16 * 1024;
+
+/** True when the machine has more than one core and sealing threads are not turned off. */
+function spareCores(): boolean {
+  return availableParallelism() > 1 && process.env.TIDEMARK_SEAL_THREADS !== '0';
+}
 
 /** Create a vault in `dir` (which must not already hold one). */
 export function initVault(dir: string, opts: { passphraseFile?: string; env?: NodeJS.ProcessEnv; generateIfMissing?: boolean }): InitResult {
@@ -116,6 +122,7 @@ export class Vault {
   readonly packs: PackReader;
   private writer: PackWriter | null = null;
   private pool: SealPool | null = null;
+  private flusher: PackFlusher | null = null;
   private lock: VaultLock | null;
   private inTxn = false;
 
@@ -343,7 +350,11 @@ export class Vault {
 
   private requireWriter(): PackWriter {
     if (!this.lock && !this.borrowed) throw new TidemarkError('TM_INTERNAL', 'vault opened without the writer lock');
-    if (!this.writer) this.writer = new PackWriter(this.dir, this.sealer);
+    if (!this.writer) {
+      // With a core to spare, full packs are hashed and written on a thread of their own.
+      if (spareCores()) this.flusher = new PackFlusher();
+      this.writer = new PackWriter(this.dir, this.sealer, undefined, this.flusher);
+    }
     return this.writer;
   }
 
@@ -368,36 +379,71 @@ export class Vault {
 
   private readonly sink = (r: SealedResult): void => this.addSealed(r.type, r.id, r.sealed, r.flags, r.rawLength);
 
+  private sealPool(): SealPool | null {
+    if (!this.pool && spareCores()) {
+      const threads = Math.max(1, Math.min(4, Number(process.env.TIDEMARK_SEAL_THREADS) || availableParallelism() - 1));
+      this.pool = new SealPool(this.key, createRequire(import.meta.url).resolve('zstd-napi'), threads);
+    }
+    return this.pool;
+  }
+
   /**
    * Store a chunk the vault lacks: sealed on a worker thread when the machine has a core
    * to spare, else here. Durable only after the next flushPack/commit.
    */
   storeChunk(id: Buffer, data: Uint8Array): void {
     this.requireWriter();
-    if (!this.pool && availableParallelism() > 1 && process.env.TIDEMARK_SEAL_THREADS !== '0') {
-      const threads = Math.max(1, Math.min(4, Number(process.env.TIDEMARK_SEAL_THREADS) || availableParallelism() - 1));
-      this.pool = new SealPool(this.key, createRequire(import.meta.url).resolve('zstd-napi'), threads);
-    }
+    const pool = this.sealPool();
     // A small chunk costs less to seal here than to send to a worker and back.
-    if (this.pool && data.length >= SMALL_CHUNK) {
-      this.pool.submit(BlobType.data, id, data, this.sink);
+    if (pool && data.length >= SMALL_CHUNK) {
+      pool.submit(BlobType.data, id, data, this.sink);
     } else {
       const s = this.sealer.seal(id, data);
       this.addSealed(BlobType.data, id, s.sealed, s.flags, s.rawLength);
     }
   }
 
+  /**
+   * Store a chunk by content: its keyed id is computed (on a worker thread for large
+   * chunks, so the calling thread can go on reading), then `onId(id, stored)` is called,
+   * where `stored` says whether this call stores it (false: the vault has it already, or
+   * is already storing it). With workers, `onId` runs during a later store call or
+   * {@link awaitChunkIds}; without, before this returns. Durable only after the next
+   * flushPack/commit.
+   */
+  storeContent(data: Uint8Array, onId: (id: Buffer, stored: boolean) => void): void {
+    this.requireWriter();
+    const pool = this.sealPool();
+    if (pool && data.length >= SMALL_CHUNK) {
+      pool.submitForId(BlobType.data, data, (id) => {
+        const stored = !this.hasBlob(id);
+        onId(id, stored);
+        return stored;
+      }, this.sink);
+      return;
+    }
+    const id = this.sealer.id(data);
+    const stored = !this.hasBlob(id);
+    onId(id, stored);
+    if (stored) this.storeChunk(id, data);
+  }
+
+  /** Deliver the ids computed so far to their `onId` callbacks; with `wait`, first wait for at least one answer from the workers. */
+  awaitChunkIds(wait: boolean): void {
+    this.pool?.pump(this.sink, wait);
+  }
+
   /** Store one sealed data blob; flushes the pack when it is full. */
   addSealed(type: number, id: Buffer, sealed: Buffer, flags: number, rawLength: number): void {
     const w = this.requireWriter();
     w.add(type, id, sealed, flags, rawLength);
-    if (w.full) this.flushWriter();
+    if (w.full) w.flushInBackground(this.recordPack);
   }
 
-  private recordPack(p: WrittenPack): void {
+  private readonly recordPack = (p: WrittenPack): void => {
     const pid = this.index.addPack(p.name, p.size);
     for (const b of p.blobs) this.index.addBlob(b.id, pid, b.type, b.flags, b.offset, b.length, b.rawLength);
-  }
+  };
 
   /** Make buffered blobs durable and known to the index. */
   flushPack(): void {
@@ -453,6 +499,8 @@ export class Vault {
   close(): void {
     this.pool?.close();
     this.pool = null;
+    this.flusher?.close();
+    this.flusher = null;
     this.rollback();
     this.packs.close();
     this.index.close();

@@ -2,6 +2,10 @@
  * Reads one file, cuts it into content-defined chunks and stores the chunks the vault
  * lacks. All-zero chunks are not stored: they become hole extents, so sparse files cost
  * nothing and restore as sparse. A file that changes while it is read is read again.
+ *
+ * Large chunks get their ids on the vault's worker threads while this thread reads on: an
+ * extent's id is {@link PENDING_ID} until it is known, then replaced in place (see
+ * {@link idsKnown}; the vault delivers ids during later stores or `awaitChunkIds`).
  */
 import { isZero } from '../../common/zero-bytes.js';
 import { closeSync, fstatSync, lstatSync, openSync, readSync, constants as fsc } from 'node:fs';
@@ -25,7 +29,6 @@ export interface CapturedContent {
   /** stat taken when reading finished (the state the content belongs to) */
   stat: BigIntStats;
   bytesRead: number;
-  bytesNew: number;
   /** true when the file kept changing during every attempt: `extents` may mix several of its states */
   unstable: boolean;
   /** wall time (ms) when the read returned began */
@@ -44,7 +47,15 @@ export interface PartialRead {
   extents: Extent[];
   /** bytes read but not cut into chunks yet (the chunker's window) */
   carry: Buffer;
-  bytesNew: number;
+}
+
+/** The id of an extent whose chunk id is still being computed; compared by identity. */
+export const PENDING_ID: Buffer = Buffer.alloc(0);
+
+/** True when no extent's id is still {@link PENDING_ID}. */
+export function idsKnown(extents: readonly Extent[]): boolean {
+  for (const x of extents) if (x.id === PENDING_ID) return false;
+  return true;
 }
 
 function sameStat(a: BigIntStats, b: BigIntStats): boolean {
@@ -76,22 +87,26 @@ export class ContentStore {
   /** read window: one maximal chunk plus one read */
   private readonly window: Buffer;
 
+  /** Bytes of the chunks this store had the vault store (known once every id is). */
+  bytesNew = 0;
+
   constructor(private readonly vault: Vault) {
     this.params = vault.config.chunker;
     this.gear = gearTable(vault.key.gearSeed);
     this.window = Buffer.allocUnsafe(this.params.maxSize + READ_SIZE);
   }
 
-  private storeChunk(chunk: Uint8Array, extents: Extent[]): number {
+  private storeChunk(chunk: Uint8Array, extents: Extent[]): void {
     if (isZero(chunk)) {
       extents.push({ id: null, length: chunk.length });
-      return 0;
+      return;
     }
-    const id = this.vault.sealer.id(chunk);
-    extents.push({ id, length: chunk.length });
-    if (this.vault.hasBlob(id)) return 0;
-    this.vault.storeChunk(id, chunk);
-    return chunk.length;
+    const x: Extent = { id: PENDING_ID, length: chunk.length };
+    extents.push(x);
+    this.vault.storeContent(chunk, (id, stored) => {
+      x.id = id;
+      if (stored) this.bytesNew += x.length;
+    });
   }
 
   /**
@@ -119,11 +134,11 @@ export class ContentStore {
         onBytes?.(n);
       }
       for (let len = findBoundary(buf, start, end, this.params, this.gear); len > 0; len = findBoundary(buf, start, end, this.params, this.gear)) {
-        r.bytesNew += this.storeChunk(buf.subarray(start, start + len), r.extents);
+        this.storeChunk(buf.subarray(start, start + len), r.extents);
         start += len;
       }
       if (eof) {
-        if (start < end) r.bytesNew += this.storeChunk(buf.subarray(start, end), r.extents);
+        if (start < end) this.storeChunk(buf.subarray(start, end), r.extents);
         r.carry = Buffer.alloc(0);
         return { eof, bytesRead };
       }
@@ -146,12 +161,10 @@ export class ContentStore {
     const fd = openSync(path, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NOATIME);
     try {
       let bytesRead = 0;
-      let bytesNew = 0;
       let racyRetried = false;
       for (let attempt = 1; ; attempt++) {
         const r = this.begin(fd);
         bytesRead += this.readOn(r, onBytes, () => false).bytesRead;
-        bytesNew += r.bytesNew;
         const after = fstatSync(fd, { bigint: true });
         const check = checkRead(r.before, after, r.startNs, r.pos);
         if (check.state === 'racy' && !racyRetried) {
@@ -162,7 +175,7 @@ export class ContentStore {
           continue;
         }
         const stable = check.state === 'stable';
-        if (stable || attempt >= attempts) return { extents: r.extents, stat: after, bytesRead, bytesNew, unstable: !stable, startedMs: Number(r.startNs / 1_000_000n) };
+        if (stable || attempt >= attempts) return { extents: r.extents, stat: after, bytesRead, unstable: !stable, startedMs: Number(r.startNs / 1_000_000n) };
       }
     } finally {
       closeSync(fd);
@@ -170,7 +183,7 @@ export class ContentStore {
   }
 
   private begin(fd: number): PartialRead {
-    return { fd, before: fstatSync(fd, { bigint: true }), startNs: nowNs(), pos: 0, extents: [], carry: Buffer.alloc(0), bytesNew: 0 };
+    return { fd, before: fstatSync(fd, { bigint: true }), startNs: nowNs(), pos: 0, extents: [], carry: Buffer.alloc(0) };
   }
 
   /**
@@ -197,7 +210,7 @@ export class ContentStore {
       const after = fstatSync(r.fd, { bigint: true });
       const stable = checkRead(r.before, after, r.startNs, r.pos).state === 'stable';
       ContentStore.abandon(r);
-      return { done: { extents: r.extents, stat: after, bytesRead, bytesNew: r.bytesNew, unstable: !stable, startedMs: Number(r.startNs / 1_000_000n) } };
+      return { done: { extents: r.extents, stat: after, bytesRead, unstable: !stable, startedMs: Number(r.startNs / 1_000_000n) } };
     } catch (err) {
       ContentStore.abandon(r);
       throw err;

@@ -11,7 +11,7 @@ import { isUnder, parentOf, ROOT } from '../../common/rel-path.js';
 import type { Vault } from '../../vault/vault.js';
 import type { VersionRow } from '../../vault/index/index-db.js';
 import { EntryKind, type EntryState, type Extent, type JournalRecord, type RecordDraft } from '../../vault/journal/journal-record.js';
-import { ContentStore, type CapturedContent } from './content-store.js';
+import { ContentStore, idsKnown, type CapturedContent } from './content-store.js';
 import type { LiveReads } from './live-reads.js';
 import { absPath, scanTree, type ScanScope } from './tree-scan.js';
 import { lstatSync } from 'node:fs';
@@ -130,7 +130,6 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     const records: JournalRecord[] = [];
     let filesRead = 0;
     let bytesRead = 0;
-    let bytesNew = 0;
     const warnings = [...scan.warnings];
     // One time for the whole capture: `--at TIME` then resolves to a whole capture, never
     // to part of one (a state that never existed).
@@ -147,6 +146,23 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
       try { lstatSync(absPath(root, rel)); return true; } catch { return false; }
     };
 
+    // A file's record waits here, in order, until the ids of its chunks (computed on the
+    // vault's worker threads) are all known; then it is emitted.
+    const queued: { rec: RecordDraft; extents: Extent[] }[] = [];
+    let queuedHead = 0;
+    const flushQueued = (wait: boolean): void => {
+      for (;;) {
+        while (queuedHead < queued.length && idsKnown(queued[queuedHead]!.extents)) emit(queued[queuedHead++]!.rec);
+        if (queuedHead === queued.length) { queued.length = 0; queuedHead = 0; return; }
+        if (!wait) return;
+        vault.awaitChunkIds(true);
+      }
+    };
+    const emitFile = (rec: RecordDraft, extents: Extent[]): void => {
+      queued.push({ rec, extents });
+      flushQueued(false);
+    };
+
     // A record's parent must be a directory in head first: put missing ancestors, top-down.
     const ensureParents = (rel: Buffer): void => {
       const missingDirs: Buffer[] = [];
@@ -154,6 +170,8 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
         if (vault.index.headAt(gid, up)?.entry.kind === EntryKind.dir) break;
         missingDirs.push(up);
       }
+      // Records queued for chunk ids come first: seq order is the order of the loop below.
+      if (missingDirs.length > 0) flushQueued(true);
       for (let i = missingDirs.length - 1; i >= 0; i--) {
         const d = missingDirs[i]!;
         const st = scan.byPath.get(d.toString('latin1'))?.st ?? (() => { try { return lstatSync(absPath(root, d), { bigint: true }); } catch { return undefined; } })();
@@ -211,7 +229,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
         if (first) {
           // A further name of an inode already captured in this run: a hard link.
           if (!h || !sameFile(h, e.st) || !h.link?.equals(first.rel)) {
-            emit({ op: 'put', path: e.rel, entry: { ...metaOf(e.st, EntryKind.file), extents: first.extents, link: first.rel } });
+            emitFile({ op: 'put', path: e.rel, entry: { ...metaOf(e.st, EntryKind.file), extents: first.extents, link: first.rel } }, first.extents);
           }
           continue;
         }
@@ -266,7 +284,6 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
           }
           filesRead++;
           bytesRead += got.bytesRead;
-          bytesNew += got.bytesNew;
           progress.files = filesRead;
           opts.onProgress?.(progress);
           let isTorn = false;
@@ -283,13 +300,15 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
             live?.stable(key);
           }
           extents = got.extents;
-          emit({ op: 'put', path: e.rel, entry: { ...metaOf(got.stat, EntryKind.file), size: Number(got.stat.size), extents, ...(isTorn ? { torn: true as const } : {}) } });
+          emitFile({ op: 'put', path: e.rel, entry: { ...metaOf(got.stat, EntryKind.file), size: Number(got.stat.size), extents, ...(isTorn ? { torn: true as const } : {}) } }, extents);
           // A torn read is no content for the file's other names: they are read on their own.
           if (isTorn) continue;
         }
         if (e.st.nlink > 1n) linkFirst.set(e.st.ino, { rel: e.rel, extents });
       }
     }
+
+    flushQueued(true);
 
     // Last, what vanished: one delete per topmost missing path.
     const missing: Buffer[] = [];
@@ -314,7 +333,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     const ms = { scan: t1 - t0, read: t2 - t1, commit: Date.now() - t2 };
     return {
       group: opts.group, firstSeq: records[0]?.seq ?? null, lastSeq: seq, records: records.length,
-      filesRead, bytesRead, bytesNew, entries: scan.entries.length, warnings, unstable, torn, tornReads, deferred, dirRenames, ms,
+      filesRead, bytesRead, bytesNew: store.bytesNew, entries: scan.entries.length, warnings, unstable, torn, tornReads, deferred, dirRenames, ms,
     };
   } catch (err) {
     vault.rollback();

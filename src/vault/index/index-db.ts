@@ -221,15 +221,16 @@ export class IndexDb {
    * child, independent of how many records the journal holds.
    */
   *childrenAt(groupId: number, parent: Buffer, seq: number, includeTorn = false): Generator<VersionRow> {
-    const next = this.stmt('SELECT name FROM versions WHERE group_id = ? AND parent = ? AND name > ? ORDER BY name LIMIT 1');
-    const first = this.stmt('SELECT name FROM versions WHERE group_id = ? AND parent = ? ORDER BY name LIMIT 1');
-    const at = this.stmt(`SELECT ${COLS} FROM versions WHERE group_id = ? AND parent = ? AND name = ? AND seq <= ? AND ${CLEAN} ORDER BY seq DESC LIMIT 1`, true);
-    let row = first.get(groupId, parent) as { name: Buffer } | undefined;
-    while (row) {
-      const v = at.get(groupId, parent, row.name, seq, includeTorn ? 1 : 0) as RawVersion | undefined;
-      if (v && Number(v.kind) !== EntryKind.tombstone) yield toRow(v);
-      row = next.get(groupId, parent, row.name) as { name: Buffer } | undefined;
-    }
+    // One statement per directory, doing in SQLite what was a pair of queries per child:
+    // seek each distinct name in turn, then the version in force at `seq`.
+    const rows = this.stmt(`WITH RECURSIVE n(name) AS (
+        SELECT (SELECT min(name) FROM versions WHERE group_id = @g AND parent = @p)
+        UNION ALL
+        SELECT (SELECT min(name) FROM versions WHERE group_id = @g AND parent = @p AND name > n.name) FROM n WHERE n.name IS NOT NULL)
+      SELECT ${COLS.split(', ').map((c) => `v.${c}`).join(', ')} FROM n JOIN versions v ON v.group_id = @g AND v.parent = @p AND v.name = n.name
+        AND v.seq = (SELECT max(seq) FROM versions WHERE group_id = @g AND parent = @p AND name = n.name AND seq <= @s AND (torn = 0 OR @t))
+      ORDER BY v.name`, true).all({ g: groupId, p: parent, s: seq, t: includeTorn ? 1 : 0 }) as RawVersion[];
+    for (const v of rows) if (Number(v.kind) !== EntryKind.tombstone) yield toRow(v);
   }
 
   /**
