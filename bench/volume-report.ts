@@ -69,7 +69,7 @@ function copyRows(r: VolumeReport): { rows: string[][]; targets: Target[] } {
     ['write: nbdcopy SRC URI', (c) => c.write, 0.7],
     ['read: nbdcopy URI /dev/null', (c) => c.read, 0.7],
     ['write with --flush: nbdcopy --flush SRC URI', (c) => c.writeFlush, undefined],
-    ['write until in the journal (tap: log folded into packs and index)', (c) => c.folded ?? c.write, undefined],
+    ['write until in the journal: nbdcopy SRC URI, then until the tap has folded its write log (nbdkit: the write)', (c) => c.folded ?? c.write, undefined],
   ];
   const rows: string[][] = [];
   const targets: Target[] = [];

@@ -1,8 +1,8 @@
 /**
  * The tap's side of its fold thread (fold-worker.ts): logged writes are batched per turn
- * and sent over, their bytes transferred (no copy) while at most MAX_RETAINED is in
- * flight, else read back from the log by the thread. It tracks how much is logged and
- * not yet folded, so writes can wait when the backlog is full.
+ * and sent over; the thread reads their bytes back from the log (buffers the tap owns are
+ * transferred instead, while at most MAX_RETAINED is in flight). It tracks how much is
+ * logged and not yet folded, so writes can wait when the backlog is full.
  */
 import { Worker } from 'node:worker_threads';
 import { TidemarkError } from '../../common/errors.js';
@@ -65,11 +65,11 @@ export class FoldThread {
   send(head: FrameHead, payload: Buffer | null, owned: boolean, ref: FrameRef): void {
     const bytes = payload?.length ?? 0;
     let data: Buffer | null = null;
-    if (payload && this.retained + bytes <= MAX_RETAINED) {
-      // Only a buffer that owns its whole ArrayBuffer can be transferred.
-      const whole = owned && payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength;
-      if (whole) data = payload;
-      else { data = Buffer.allocUnsafeSlow(bytes); payload.copy(data); }
+    // A buffer the tap owns whole (read back from the backing store) is handed over as it
+    // is; the client's bytes are not copied here: the fold thread reads them back from the
+    // log (page cache), which keeps copies and garbage off the thread serving requests.
+    if (payload && owned && payload.byteOffset === 0 && payload.byteLength === payload.buffer.byteLength && this.retained + bytes <= MAX_RETAINED) {
+      data = payload;
       this.transfer.push(data.buffer as ArrayBuffer);
     }
     const at = payload && !data ? { path: ref.segment.path, key: ref.segment.key, index: ref.index, pos: ref.pos } : null;

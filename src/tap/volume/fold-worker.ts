@@ -4,7 +4,8 @@
  * core of its own, through a borrowed writer handle of the vault (the tap's process holds
  * the lock). It answers `folded` after each commit; the tap then deletes folded segments.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readlinkSync, readSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { TidemarkError } from '../../common/errors.js';
 import type { VolumeRecord } from '../../vault/journal/journal-record.js';
@@ -15,6 +16,15 @@ import type { FoldEntryMessage, FoldThreadData, FromFoldThread, ToFoldThread } f
 
 const MAX_PENDING_BYTES = 64 * 1024 * 1024;
 const port = parentPort!;
+
+// The fold is background work: when the cores are busy, the thread serving requests goes
+// first (Linux: a thread id is a valid setpriority target; threads this one starts, such
+// as its seal and pack threads, inherit the niceness).
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (Number.isInteger(tid) && tid > 0) setPriority(tid, 19);
+} catch { /* elsewhere: the fold runs at the process's priority */ }
+
 const d = workerData as FoldThreadData;
 const buf = (u: Uint8Array): Buffer => Buffer.from(u.buffer, u.byteOffset, u.byteLength);
 const vault = Vault.openBorrowed(d.vaultDir, { encKey: buf(d.key.encKey), idKey: buf(d.key.idKey), gearSeed: buf(d.key.gearSeed) });
