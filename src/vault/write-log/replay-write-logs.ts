@@ -160,7 +160,7 @@ export function replayWriteLogs(vault: Vault): ReplayReport[] {
     report.toSeq = last;
     reports.push(report);
     if (report.tornBytes > 0) {
-      process.emitWarning(`the write log of volume group "${group}" ended in ${report.tornBytes} bytes that were never made durable (a write in progress when the tap stopped); the journal is complete up to seq:${last}`);
+      process.emitWarning(`the write log of volume group "${group}" ended in ${report.tornBytes} bytes that are not valid frames (a write in progress when the tap stopped, or space reused from an older segment); the journal is complete up to seq:${last}`);
     }
     for (const seg of segs) unlink(seg.path);
   }

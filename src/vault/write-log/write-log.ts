@@ -6,7 +6,7 @@
  * back; segments whose writes are all folded are deleted. A writer that opens the vault
  * after a crash folds what is left (replay-write-logs.ts).
  */
-import { closeSync, fdatasyncSync, mkdirSync, openSync, unlinkSync, writev, writevSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdirSync, openSync, renameSync, unlinkSync, writev, writevSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { wrapIo } from '../../common/errors.js';
@@ -122,6 +122,9 @@ export class WriteLog {
   private active: Segment;
   private older: Segment[] = [];
   private readonly removing = new Set<Promise<void>>();
+  /** a folded segment kept to be written over by the next one (see newSegment) */
+  private spare: Segment | null = null;
+  private closing = false;
 
   private constructor(private readonly dir: string, private readonly sealer: Sealer, readonly group: string, firstSeq: number) {
     this.active = this.newSegment(firstSeq);
@@ -184,9 +187,12 @@ export class WriteLog {
 
   /** Close every segment; delete them when all their writes are folded (`foldedSeq`). */
   async close(foldedSeq: number): Promise<void> {
+    this.closing = true;
     const all = [...this.older, this.active];
     this.older = [];
     await Promise.all([...this.removing, ...all.map((s) => s.drain().then(() => s.syncs.idle()))]);
+    if (this.spare) all.push(this.spare);
+    this.spare = null;
     for (const s of all) {
       s.close();
       if (s.lastSeq <= foldedSeq) {
@@ -202,6 +208,7 @@ export class WriteLog {
    */
   private remove(s: Segment): void {
     const done = (s.finished ?? Promise.resolve()).catch(() => undefined).then(() => s.syncs.idle()).then(() => {
+      if (!this.spare && !this.closing) { this.spare = s; return; }
       s.close();
       try { unlinkSync(s.path); } catch { /* see above */ }
     });
@@ -213,9 +220,21 @@ export class WriteLog {
     const id = randomBytes(16);
     const path = join(this.dir, `${firstSeq.toString(16).padStart(16, '0')}-${id.toString('hex', 0, 8)}.twl`);
     let fd: number;
+    const spare = this.spare;
+    this.spare = null;
     try {
-      fd = openSync(path, 'wx+', 0o600);
+      if (spare) {
+        // Written over from the start: its blocks are allocated already, so a FLUSH's
+        // fdatasync has only data to write, not the file's growth (what databases do with
+        // their WAL). What is left of the old frames fails authentication under the new
+        // segment's key, so replay stops where the new frames end.
+        renameSync(spare.path, path);
+        fd = spare.fd;
+      } else {
+        fd = openSync(path, 'wx+', 0o600);
+      }
     } catch (err) {
+      spare?.close();
       throw wrapIo(err, `Cannot create the write log ${path}`);
     }
     const seg = new Segment(path, fd, this.sealer.subkey(WRITE_LOG_KEY_INFO, id));
