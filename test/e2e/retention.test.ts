@@ -17,6 +17,7 @@ import path from 'node:path';
 import { CLI_PATH, REPO_ROOT, makeVault, type TestVault } from '../helpers/cli.js';
 import { assertSameTree, snapshotTree, type Snapshot } from '../helpers/tree.js';
 import type { ProtectJson, VerifyJson } from '../helpers/contract.js';
+import { childEnv } from '../helpers/child-env.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;
@@ -194,9 +195,7 @@ describe('retention and prune (CLI, fixed clock)', () => {
 /** Spawn `prune` and SIGKILL it after `delayMs`; resolves with how it ended. */
 function killedPrune(env: Record<string, string>, delayMs: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const childEnv: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('TIDEMARK_')) childEnv[k] = v;
-    const child = spawn(process.execPath, [CLI_PATH, 'prune', '--json'], { cwd: REPO_ROOT, env: { ...childEnv, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_PATH, 'prune', '--json'], { cwd: REPO_ROOT, env: childEnv(env), stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
     const timer = setTimeout(() => child.kill('SIGKILL'), delayMs);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import assert from 'node:assert/strict';
 import { CLI_PATH, REPO_ROOT, describeCall, type RunResult } from './cli.js';
 import { nameToKey, type Snapshot } from './tree.js';
+import { childEnv } from './child-env.js';
 
 /** mulberry32: a small, fast, seedable PRNG (uniform in [0, 1)). */
 export class Prng {
@@ -62,12 +63,6 @@ export function testSeed(fallback: number): number {
   return fallback >>> 0;
 }
 
-function baseEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('TIDEMARK_')) env[k] = v;
-  return { ...env, ...extra };
-}
-
 export interface Spawned {
   child: ChildProcess;
   /** Resolves when the process has exited (and been reaped), with what it printed. */
@@ -78,7 +73,7 @@ export interface Spawned {
 
 /** Spawn `node bin/tidemark.js ...args` without waiting for it (so it can be killed). */
 export function spawnCli(args: string[], env: Record<string, string>): Spawned {
-  const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env: baseEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env: childEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
   const started = Date.now();
   const out: Buffer[] = [];
   const err: Buffer[] = [];

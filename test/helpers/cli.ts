@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
+import { childEnv } from './child-env.js';
 
 /** dist/test/helpers/cli.js is three levels below the repository root. */
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -44,17 +45,9 @@ export interface RunResult {
   signal: NodeJS.Signals | null;
 }
 
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) {
-    if (v !== undefined && !k.startsWith('TIDEMARK_')) env[k] = v;
-  }
-  return env;
-}
-
 /** Run `node bin/tidemark.js ...args`; never rejects for a non-zero exit. */
 export function runCli(args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const env = baseEnv();
+  const env = childEnv();
   for (const [k, v] of Object.entries(opts.env ?? {})) {
     if (v === undefined) delete env[k];
     else env[k] = v;

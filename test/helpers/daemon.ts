@@ -7,6 +7,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { CLI_PATH, REPO_ROOT } from './cli.js';
+import { childEnv } from './child-env.js';
 
 const running = new Set<Daemon>();
 
@@ -35,9 +36,7 @@ export class Daemon {
 
   /** Start `tidemark ...args` with exactly `env` over the test's environment (TIDEMARK_* dropped). */
   static start(args: string[], env: Record<string, string>): Daemon {
-    const base: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('TIDEMARK_')) base[k] = v;
-    const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env: { ...base, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [CLI_PATH, ...args], { cwd: REPO_ROOT, env: childEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
     child.stdin.end();
     return new Daemon(child, args);
   }

@@ -10,6 +10,7 @@ import { spawn, execFileSync, type ChildProcessWithoutNullStreams } from 'node:c
 import { readFileSync } from 'node:fs';
 import { CLI_PATH, REPO_ROOT, type TestVault } from './cli.js';
 import type { ProtectJson } from './contract.js';
+import { childEnv } from './child-env.js';
 
 /** One line printed by `protect --json` while live: the --once result plus the event. */
 export interface LiveEvent extends ProtectJson {
@@ -32,12 +33,6 @@ const running = new Set<LiveProtect>();
 /** SIGKILL every live protect still running (for `after` hooks). */
 export async function killAllLive(): Promise<void> {
   await Promise.all([...running].map((p) => p.kill()));
-}
-
-function childEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('TIDEMARK_')) env[k] = v;
-  return { ...env, ...extra };
 }
 
 export class LiveProtect {

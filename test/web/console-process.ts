@@ -5,6 +5,7 @@
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { CLI_PATH, REPO_ROOT, type TestVault } from '../helpers/cli.js';
+import { childEnv } from '../helpers/child-env.js';
 
 const running = new Set<ConsoleProcess>();
 
@@ -16,9 +17,7 @@ export class ConsoleProcess {
 
   /** Start a console on a free loopback port for the vault of `tv`. */
   static start(tv: TestVault, extra: string[] = [], timeoutMs = 30_000): Promise<ConsoleProcess> {
-    const env: Record<string, string> = {};
-    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('TIDEMARK_')) env[k] = v;
-    const child = spawn(process.execPath, [CLI_PATH, 'console', '--listen', '127.0.0.1:0', '--json', ...extra], { cwd: REPO_ROOT, env: { ...env, ...tv.env } });
+    const child = spawn(process.execPath, [CLI_PATH, 'console', '--listen', '127.0.0.1:0', '--json', ...extra], { cwd: REPO_ROOT, env: childEnv(tv.env) });
     return new Promise((resolve, reject) => {
       let out = '';
       let err = '';

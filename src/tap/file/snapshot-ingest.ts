@@ -107,6 +107,8 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
   vault.begin();
   try {
     const gid = vault.index.ensureGroup(opts.group);
+    // The whole tree asks for nearly every head row: read them in one query.
+    vault.index.memoHead(gid, opts.scopes === undefined);
     const t0 = Date.now();
     const scan = (() => {
       try {
@@ -338,5 +340,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
   } catch (err) {
     vault.rollback();
     throw err;
+  } finally {
+    vault.index.forgetHead();
   }
 }

@@ -10,6 +10,7 @@ import { decodeExtents, encodeExtents } from '../journal/commit-codec.js';
 import { EntryKind, type CompactedCommit, type EntryKindCode, type EntryState, type RetainedPoint } from '../journal/journal-record.js';
 import { MIGRATIONS } from './schema.js';
 import { VolumeIndex } from './volume-index.js';
+import { HeadMemo, headRowOf } from './head-memo.js';
 
 /** One version of one path, as stored in `versions` and `head`. */
 export interface VersionRow {
@@ -68,6 +69,8 @@ export class IndexDb {
   /** Prepared statements by SQL text, one map per integer mode (no key is built per call: the hot path looks up literals). */
   private readonly stmts = new Map<string, Database.Statement>();
   private readonly safeStmts = new Map<string, Database.Statement>();
+  /** A group's head rows in memory during a capture (see `memoHead`). */
+  private memo: HeadMemo | null = null;
 
   constructor(path: string, readonly readonly = false) {
     try {
@@ -257,9 +260,35 @@ export class IndexDb {
     return (this.stmt('SELECT count(*) AS n FROM versions WHERE group_id = ? AND torn = 1').get(groupId) as { n: number }).n;
   }
 
-  headAt(groupId: number, path: Buffer): VersionRow | undefined {
+  /**
+   * Serve `headAt` and `headByIno` of `groupId` from memory until `forgetHead`; with
+   * `preload`, every head row of the group is read now in one query (a capture of the
+   * whole tree asks for nearly all of them). Rows handed out are shared: never mutate them.
+   */
+  memoHead(groupId: number, preload: boolean): void {
+    this.memo = preload ? new HeadMemo(groupId, this.headAll(groupId), true) : new HeadMemo(groupId);
+  }
+
+  forgetHead(): void {
+    this.memo = null;
+  }
+
+  private headAtIndex(groupId: number, path: Buffer): VersionRow | undefined {
     const r = this.stmt(`SELECT ${COLS} FROM head WHERE group_id = ? AND path = ?`, true).get(groupId, path) as RawVersion | undefined;
     return r ? toRow(r) : undefined;
+  }
+
+  headAt(groupId: number, path: Buffer): VersionRow | undefined {
+    const memo = this.memo?.groupId === groupId ? this.memo : null;
+    if (!memo) return this.headAtIndex(groupId, path);
+    const known = memo.get(path);
+    if (known === undefined) {
+      const r = this.headAtIndex(groupId, path);
+      memo.learn(path, r);
+      return r;
+    }
+    if (HeadMemo.checking) HeadMemo.check(`path ${JSON.stringify(path.toString('latin1'))}`, known ?? undefined, this.headAtIndex(groupId, path));
+    return known ?? undefined;
   }
 
   headChildren(groupId: number, parent: Buffer): VersionRow[] {
@@ -267,7 +296,14 @@ export class IndexDb {
   }
 
   headByIno(groupId: number, ino: bigint): VersionRow[] {
-    return (this.stmt(`SELECT ${COLS} FROM head WHERE group_id = ? AND ino = ?`, true).all(groupId, inoParam(ino)) as RawVersion[]).map(toRow);
+    const known = this.memo?.groupId === groupId ? this.memo.withIno(ino) : undefined;
+    if (known && !HeadMemo.checking) return known;
+    const rows = (this.stmt(`SELECT ${COLS} FROM head WHERE group_id = ? AND ino = ?`, true).all(groupId, inoParam(ino)) as RawVersion[]).map(toRow);
+    if (known) {
+      const byPath = (a: VersionRow, b: VersionRow): number => Buffer.compare(a.path, b.path);
+      HeadMemo.check(`inode ${ino}`, [...known].sort(byPath), [...rows].sort(byPath));
+    }
+    return known ?? rows;
   }
 
   /** Head rows at `path` and below it, parents before children. */
@@ -291,6 +327,7 @@ export class IndexDb {
     this.writeVersionRow('versions', groupId, path, seq, entry);
     if (entry.kind === EntryKind.tombstone) this.stmt('DELETE FROM head WHERE group_id = ? AND path = ?').run(groupId, path);
     else this.writeVersionRow('head', groupId, path, seq, entry);
+    if (this.memo?.groupId === groupId) this.memo.put(path, entry.kind === EntryKind.tombstone ? null : headRowOf(path, seq, entry));
   }
 
   // ---- bookmarks --------------------------------------------------------------------------
@@ -377,6 +414,7 @@ export class IndexDb {
    * only with a commit whose (through, generation) exceeds the applied one's.
    */
   applyCompacted(groupId: number, c: CompactedCommit): void {
+    this.memo = null;
     const t = c.through;
     const touched = new Map<string, Buffer>();
     for (const r of this.stmt('SELECT DISTINCT path FROM versions WHERE group_id = ? AND seq <= ?').all(groupId, t) as { path: Buffer }[]) {

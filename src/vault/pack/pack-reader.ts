@@ -78,11 +78,15 @@ export class PackReader {
     }
   }
 
-  /** Read, decrypt, decompress and verify one blob (its sealed bytes go through a reused buffer). */
-  readBlob(pack: string, e: { id: Buffer; offset: number; length: number; flags: number; rawLength: number }): Buffer {
+  /**
+   * Read, decrypt (the tag authenticates the blob and its id) and decompress one blob (its
+   * sealed bytes go through a reused buffer). Reads for restores and images skip
+   * recomputing the id (`Sealer.open`); `verify --read-data` does not.
+   */
+  readBlob(pack: string, e: { id: Buffer; offset: number; length: number; flags: number; rawLength: number }, checkId = false): Buffer {
     if (e.length <= SCRATCH_BYTES) this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH_BYTES);
     const sealed = this.readRange(pack, e.offset, e.length, e.length <= SCRATCH_BYTES ? this.scratch! : undefined);
-    return this.sealer.open(e.id, sealed, e.flags, e.rawLength, `blob ${e.id.toString('hex').slice(0, 16)} in pack ${pack}`);
+    return this.sealer.open(e.id, sealed, e.flags, e.rawLength, `blob ${e.id.toString('hex').slice(0, 16)} in pack ${pack}`, checkId);
   }
 
   close(): void {
