@@ -371,14 +371,14 @@ async function main(): Promise<void> {
     }
     const canaryP99 = percentile(canaryLag, 99);
     if (capDur.length > 0) {
-      findings.push(`Small files: a capture lasts ${ms(percentile(capDur, 50))} ms at p50 and ${ms(percentile(capDur, 99))} ms at p99 (file reads are cut at 150 ms and large-file slices at 100 ms; commit p99 ${ms(percentile(phaseMs('commit'), 99))} ms: sealing still in flight, pack fsync, SQLite). ` +
+      findings.push(`Small files: a capture lasts ${ms(percentile(capDur, 50))} ms at p50 and ${ms(percentile(capDur, 99))} ms at p99 (file reads are cut at 100 ms and large-file slices at 70 ms; commit p99 ${ms(percentile(phaseMs('commit'), 99))} ms: sealing still in flight, pack fsync, SQLite). ` +
         `A change waits for the end of the capture running when it happens, then for the next one, so the canary's end-to-end lag is about two capture durations plus the 200 ms write period of the probe: p99 ${ms(canaryP99)} ms.`);
     }
     if (bigFiles.length > 0) {
       const tornTimes = bigFiles.map((f) => loadCaps.filter((e) => (e.torn ?? []).includes(f)).map((e) => e.receivedAt));
       const gaps = tornTimes.flatMap((ts) => ts.slice(1).map((t, i) => t - ts[i]!));
       findings.push(`Large files: edited every few ms, they are never stable while the load runs, so each is recorded as a torn capture (${tornBig} during the load, ${tornTimes.map((t) => t.length).join(' / ')} per file) whenever a full read of it ends: ` +
-        `read ${bigMiB} MiB a slice per capture (100 ms, plus what the small files leave of their 150 ms), one file after the other, a file's torn captures came ${gaps.length ? `${(percentile(gaps, 50) / 1000).toFixed(1)} s apart at p50` : 'once or never'}. ` +
+        `read ${bigMiB} MiB a slice per capture (70 ms, plus what the small files leave of their 100 ms), one file after the other, a file's torn captures came ${gaps.length ? `${(percentile(gaps, 50) / 1000).toFixed(1)} s apart at p50` : 'once or never'}. ` +
         `The lag "torn captures counted" is measured from the start of the read of the last torn capture (it holds every write made before it); "clean versions only" is what \`ls\`/\`cat\`/\`restore\` give without \`--include-torn\`: the version from before the load, until the load stops. ` +
         'This lag is set by how fast the tap can re-read the large files (the whole file for any edit: no changed-range information from inotify) on the CPU it gets, and stays above 1 s at this load.');
     }

@@ -45,7 +45,7 @@ const READ_BUDGET = 64 * 1024 * 1024;
 /** Pause between captures while work is left over: lets watcher events and status in. */
 const BUSY_GAP_MS = 10;
 /** Wall time one capture spends reading files (large files have their own slice time). */
-const READ_BUDGET_MS = 150;
+const READ_BUDGET_MS = 100;
 /** Deferred this many captures in a row, a file is read whatever the budget. */
 const MAX_DEFERRALS = 2;
 

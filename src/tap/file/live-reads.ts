@@ -31,7 +31,7 @@ export class LiveReads {
   constructor(o: LiveReadOptions = {}) {
     this.tornAfterMs = o.tornAfterMs ?? 300;
     this.sliceMinBytes = o.sliceMinBytes ?? 32 * 1024 * 1024;
-    this.sliceMs = o.sliceMs ?? 100;
+    this.sliceMs = o.sliceMs ?? 70;
   }
 
   /**

@@ -199,17 +199,21 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     }
 
     // Then every new or changed entry: directories and links in scan order (parents before
-    // children), then files, smallest first (with a read budget, many small changes are
-    // not held back behind one large file).
+    // children), then files; with a read budget smallest first (many small changes are not
+    // held back behind one large file).
     const linkFirst = new Map<bigint, { rel: Buffer; extents: Extent[] }>();
     const deferred: string[] = [];
     // The live tap reads large files last, a slice per capture, least recently read first.
     const live = opts.live;
     const isLarge = (e: { st: BigIntStats }): boolean => live !== undefined && e.st.size >= BigInt(live.sliceMinBytes);
     const files = scan.entries.filter((e) => e.kind === EntryKind.file);
+    // Without a budget (--once, a rescan), scan order: it mixes small files (work for this
+    // thread: open, read, chunk, index) with large ones (work for the seal workers: hash,
+    // compress, encrypt), so both keep busy instead of taking turns.
+    const budgeted = opts.readBudget !== undefined || opts.readBudgetMs !== undefined;
     const ordered = [
       ...scan.entries.filter((e) => e.kind !== EntryKind.file),
-      ...files.filter((e) => !isLarge(e)).sort((a, b) => Number(a.st.size - b.st.size)),
+      ...(budgeted ? files.filter((e) => !isLarge(e)).sort((a, b) => Number(a.st.size - b.st.size)) : files.filter((e) => !isLarge(e))),
       ...(live ? live.order(files.filter(isLarge).map((e) => ({ ...e, abs: absPath(root, e.rel).toString() }))) : []),
     ];
     let sliceDeadline: number | undefined;
