@@ -25,6 +25,7 @@ import { packRelPath, PACK_FOOTER_SIZE, PACK_HEADER_SIZE } from './pack/pack-for
 import { formatDuration, readPolicy, type RetentionPolicy } from './retention/retention-policy.js';
 import { thin, windowStart } from './retention/thin.js';
 import type { Vault } from './vault.js';
+import { describeHold, liveHolds } from './vault-holds.js';
 
 export interface PruneOptions {
   /** the clock: ms since the epoch */
@@ -66,6 +67,8 @@ export interface PruneReport {
   pointsDropped: number;
   versionsDropped: number;
   packsDeleted: number;
+  /** packs no longer used but left in place because a reader was live (deleted by a later prune) */
+  packsDeferred: number;
   packsRepacked: number;
   /** new packs: compacted commits and repacked blobs */
   packsWritten: number;
@@ -145,7 +148,12 @@ function pruneGroup(vault: Vault, gid: number, group: string, policy: RetentionP
   const points = idx.pointsOf(gid);
   const marks = new Map<number, string>();
   for (const b of idx.bookmarks(gid)) marks.set(b.seq, marks.has(b.seq) ? `${marks.get(b.seq)!}+${b.name}` : b.name);
-  const t = thin(points, marks, policy, opts.now);
+  // Read in the same write transaction as the drop (see vault-holds.ts).
+  const held = new Map<number, string>();
+  for (const h of liveHolds(idx.db, opts.now)) {
+    if (h.groupId === gid && h.seq !== null) held.set(h.seq, held.has(h.seq) ? `${held.get(h.seq)!}, ${describeHold(h)}` : describeHold(h));
+  }
+  const t = thin(points, marks, policy, opts.now, held);
   const start = windowStart(policy, opts.now);
   const firstInWindow = points.find((p) => p.time >= start)?.seq ?? Infinity;
   const applied = idx.compacted(gid);
@@ -243,7 +251,7 @@ function packSizeFor(blobs: number, bytes: number): number {
   return PACK_HEADER_SIZE + bytes + 4 + blobs * 46 + 28 + PACK_FOOTER_SIZE;
 }
 
-interface GcResult { packsDeleted: number; packsRepacked: number; packsWritten: number; bytesDeleted: number; bytesWritten: number }
+interface GcResult { packsDeleted: number; packsDeferred: number; packsRepacked: number; packsWritten: number; bytesDeleted: number; bytesWritten: number }
 
 function collectGarbage(vault: Vault, opts: PruneOptions, warnings: string[]): GcResult {
   const dry = opts.dryRun === true;
@@ -254,8 +262,10 @@ function collectGarbage(vault: Vault, opts: PruneOptions, warnings: string[]): G
   // Measured against what a pack of only its live blobs would not need (header, trailer):
   // a fully live pack is never repacked, however small.
   const sparse = stats.filter((p) => p.live > 0 && p.live < below * (p.size - packSizeFor(p.liveBlobs, 0)));
-  const out: GcResult = { packsDeleted: dead.length, packsRepacked: 0, packsWritten: 0, bytesDeleted: dead.reduce((n, p) => n + p.size, 0), bytesWritten: 0 };
+  const out: GcResult = { packsDeleted: 0, packsDeferred: 0, packsRepacked: 0, packsWritten: 0, bytesDeleted: 0, bytesWritten: 0 };
   if (dry) {
+    out.packsDeleted = dead.length;
+    out.bytesDeleted = dead.reduce((n, p) => n + p.size, 0);
     out.packsRepacked = sparse.length;
     out.bytesDeleted += sparse.reduce((n, p) => n + p.size, 0);
     const liveBytes = sparse.reduce((n, p) => n + p.live, 0);
@@ -266,11 +276,14 @@ function collectGarbage(vault: Vault, opts: PruneOptions, warnings: string[]): G
     }
     return out;
   }
-  // 1. Unreferenced packs: forget them, then delete the files.
+  // 1. Unreferenced packs: forget them, then delete the files (unless a reader is live).
   if (dead.length > 0) {
     vault.index.transaction(() => vault.index.dropPacks(dead.map((p) => p.id)));
+    if (readersBlockDeletion(vault, dead, out, warnings)) return out;
     opts.onProgress?.(`deleting ${dead.length} unused pack(s)`);
     unlinkPacks(vault, dead.map((p) => p.name));
+    out.packsDeleted = dead.length;
+    out.bytesDeleted = dead.reduce((n, p) => n + p.size, 0);
   }
   if (sparse.length === 0) return out;
   // 2. Sparse packs: copy the live blobs as they are (already sealed) into new packs.
@@ -312,13 +325,29 @@ function collectGarbage(vault: Vault, opts: PruneOptions, warnings: string[]): G
     }
     vault.index.dropPacks(copied.map((p) => p.id));
   });
-  opts.onProgress?.(`deleting ${copied.length} repacked pack(s)`);
-  unlinkPacks(vault, copied.map((p) => p.name));
   out.packsRepacked = copied.length;
   out.packsWritten = written.length;
-  out.bytesDeleted += copied.reduce((n, p) => n + p.size, 0);
   out.bytesWritten = written.reduce((n, w) => n + w.size, 0);
+  if (readersBlockDeletion(vault, copied, out, warnings)) return out;
+  opts.onProgress?.(`deleting ${copied.length} repacked pack(s)`);
+  unlinkPacks(vault, copied.map((p) => p.name));
+  out.bytesDeleted += copied.reduce((n, p) => n + p.size, 0);
   return out;
+}
+
+/**
+ * True (and the packs counted as deferred, with a warning) when a reader is live: it may
+ * have looked up a blob in one of `packs` before the index stopped naming it. The files
+ * stay; like those a crash leaves, the next open indexes them and a later prune deletes them.
+ */
+function readersBlockDeletion(vault: Vault, packs: readonly PackStat[], out: GcResult, warnings: string[]): boolean {
+  const db = vault.index.db;
+  const readers = db.transaction(() => liveHolds(db)).immediate();
+  if (readers.length === 0) return false;
+  out.packsDeferred += packs.length;
+  const bytes = packs.reduce((n, p) => n + p.size, 0);
+  warnings.push(`${packs.length} pack(s) (${bytes} bytes) no longer used were left in place: ${readers.map(describeHold).join(', ')} ${readers.length === 1 ? 'is' : 'are'} reading the vault; run \`tidemark prune\` again once ${readers.length === 1 ? 'it has' : 'they have'} finished`);
+  return true;
 }
 
 /** Thin every group by its policy, then collect garbage and repack. */
@@ -339,7 +368,9 @@ export function pruneVault(vault: Vault, opts: PruneOptions): PruneReport {
       if (g.lastSeq === 0) continue;
       opts.onProgress?.(`thinning group ${g.name}`);
       const policy = policyOf(g.name);
-      const { report, written } = pruneGroup(vault, g.id, g.name, policy, opts);
+      // One write transaction: the holds read and the points dropped are one step for readers.
+      const { report, written } = dry ? pruneGroup(vault, g.id, g.name, policy, opts)
+        : db.transaction(() => pruneGroup(vault, g.id, g.name, policy, opts)).immediate();
       groups.push(report);
       if (written !== null) { packsWritten++; bytesWritten += written; }
     }
@@ -360,7 +391,7 @@ export function pruneVault(vault: Vault, opts: PruneOptions): PruneReport {
     packsWritten += gc.packsWritten;
     return {
       dryRun: dry, now: new Date(opts.now).toISOString(), groups, pointsDropped, versionsDropped,
-      packsDeleted: gc.packsDeleted, packsRepacked: gc.packsRepacked, packsWritten,
+      packsDeleted: gc.packsDeleted, packsDeferred: gc.packsDeferred, packsRepacked: gc.packsRepacked, packsWritten,
       bytesDeleted: gc.bytesDeleted, bytesWritten, bytesFreed: gc.bytesDeleted - bytesWritten, warnings,
     };
   } finally {

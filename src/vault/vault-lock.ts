@@ -9,7 +9,8 @@ import { TidemarkError, isErrno, wrapIo } from '../common/errors.js';
 
 interface LockInfo { pid: number; host: string; command: string; since: string }
 
-function alive(pid: number): boolean {
+/** True unless process `pid` is known not to exist on this host. */
+export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
@@ -40,7 +41,7 @@ export class VaultLock {
       } catch {
         // An empty or half-written lock file: its writer died between create and write.
       }
-      const stale = holder.host === undefined || (holder.host === hostname() && typeof holder.pid === 'number' && !alive(holder.pid));
+      const stale = holder.host === undefined || (holder.host === hostname() && typeof holder.pid === 'number' && !processAlive(holder.pid));
       if (stale) {
         try { unlinkSync(path); } catch { /* another process took it over first */ }
         continue;

@@ -16,6 +16,7 @@ import { ImageExport } from '../image/image-export.js';
 import { startNbdServer, type NbdServer } from '../nbd/nbd-server.js';
 import { nbdUri } from '../nbd/nbd-uri.js';
 import type { Vault } from '../vault/vault.js';
+import { ReadHold } from '../vault/vault-holds.js';
 
 /** What the API reports about a running image. */
 export interface ImageInfo {
@@ -36,7 +37,7 @@ export interface ImageInfo {
 const MAX_IMAGES = 16;
 
 export class ImageSessions {
-  private readonly running = new Map<string, { info: ImageInfo; server: NbdServer; exp: ImageExport }>();
+  private readonly running = new Map<string, { info: ImageInfo; server: NbdServer; exp: ImageExport; hold: ReadHold }>();
   private dir: string | null = null;
   /** One chunk cache for every image of the vault (chunks are content-addressed), so memory stays bounded however many run. */
   private readonly cache = new ChunkCache();
@@ -56,6 +57,8 @@ export class ImageSessions {
       throw new TidemarkError('TM_USAGE', `${MAX_IMAGES} images are already running`, { hint: 'stop one first' });
     }
     const image = new VolumeImage(this.vault, point, { cache: this.cache });
+    // Prune keeps the point (and every pack) while the image runs.
+    const hold = ReadHold.take(this.vault.dir, `console image ${point.group} seq:${point.seq}`, point);
     this.dir ??= mkdtempSync(join(tmpdir(), 'tidemark-images-'));
     const id = randomBytes(6).toString('hex');
     const socket = join(this.dir, `${id}.sock`);
@@ -65,6 +68,7 @@ export class ImageSessions {
       server = await startNbdServer({ listen: `unix:${socket}`, exports: [exp] });
     } catch (err) {
       exp.close();
+      hold.release();
       throw err;
     }
     const uri = nbdUri(server.address);
@@ -78,7 +82,7 @@ export class ImageSessions {
       ],
       startedBy: user, started: new Date().toISOString(),
     };
-    this.running.set(id, { info, server, exp });
+    this.running.set(id, { info, server, exp, hold });
     return info;
   }
 
@@ -88,6 +92,7 @@ export class ImageSessions {
     this.running.delete(id);
     await r.server.close();
     r.exp.close();
+    r.hold.release();
     return r.info;
   }
 

@@ -15,6 +15,7 @@ import { startNbdServer } from '../../nbd/nbd-server.js';
 import { parseListen } from '../../nbd/nbd-listen.js';
 import { nbdUri } from '../../nbd/nbd-uri.js';
 import { formatBytes, openVault, output, progressLine, withGlobals, type GlobalOptions } from '../cli-context.js';
+import { ReadHold } from '../../vault/vault-holds.js';
 
 /** The chunk cache of `--to` (a sequential copy). */
 const COPY_CACHE_BYTES = 4 * 1024 * 1024;
@@ -35,8 +36,11 @@ export function registerImage(program: Command): void {
       if (o.overlay !== undefined && !o.rw) throw new TidemarkError('TM_USAGE', '--overlay needs --rw');
       if (o.listen !== undefined) parseListen(o.listen);
       const vault = openVault(o, false, 'image');
+      let hold: ReadHold | undefined;
       try {
         const point = resolvePoint(vault, group, o.at);
+        // Prune keeps this point (and every pack) while the image is served or copied.
+        hold = ReadHold.take(vault.dir, o.to !== undefined ? 'image --to' : 'image --listen', point);
         // A copy reads each chunk's blocks one after the other: it needs no more than a few chunks cached.
         const image = new VolumeImage(vault, point, o.to !== undefined ? { cache: new ChunkCache(COPY_CACHE_BYTES) } : {});
         const at = { group, seq: point.seq, time: new Date(point.time).toISOString(), size: image.size };
@@ -69,6 +73,7 @@ export function registerImage(program: Command): void {
         exp.close();
         if (o.json) process.stdout.write(JSON.stringify({ event: 'stopped', group, seq: point.seq }) + '\n');
       } finally {
+        hold?.release();
         vault.close();
       }
     });

@@ -10,6 +10,7 @@ import type { Vault } from '../../vault/vault.js';
 import { childrenAtPoint, describeEntries, describeTorn, fileChunks, requireEntry, tornAtPoint } from '../../image/tree-reader.js';
 import { restoreTree } from '../../image/restore.js';
 import { EntryKind, kindName } from '../../vault/journal/journal-record.js';
+import { ReadHold } from '../../vault/vault-holds.js';
 import { formatBytes, openVault, output, progressLine, withGlobals, type GlobalOptions } from '../cli-context.js';
 
 /** A point of a file group (a volume group is read with `tidemark image`). */
@@ -71,8 +72,10 @@ export function registerReadCommands(program: Command): void {
     .option('--include-torn', INCLUDE_TORN)
     .action(async (group: string, path: string, o: AtOptions) => {
       const vault = openVault(o, false, 'cat');
+      let hold: ReadHold | undefined;
       try {
         const p = resolveTreePoint(vault, group, o.at, o.includeTorn);
+        hold = ReadHold.take(vault.dir, 'cat', p);
         const rel = parseUserPath(path);
         const row = requireEntry(vault, p, rel);
         const torn = tornAtPoint(vault, p, rel).find((t) => t.path === displayPath(rel));
@@ -82,6 +85,7 @@ export function registerReadCommands(program: Command): void {
           if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
         }
       } finally {
+        hold?.release();
         vault.close();
       }
     });
@@ -94,8 +98,11 @@ export function registerReadCommands(program: Command): void {
     .option('--include-torn', INCLUDE_TORN)
     .action(async (group: string, o: AtOptions & { to: string; path?: string; overwrite?: boolean }) => {
       const vault = openVault(o, false, 'restore');
+      let hold: ReadHold | undefined;
       try {
         const p = resolveTreePoint(vault, group, o.at, o.includeTorn);
+        // Prune keeps this point and every pack until the restore ends (vault-holds.ts).
+        hold = ReadHold.take(vault.dir, 'restore', p);
         const line = progressLine(o);
         const started = Date.now();
         const stats = await restoreTree(vault, p, resolve(o.to), {
@@ -116,6 +123,7 @@ export function registerReadCommands(program: Command): void {
           });
         }
       } finally {
+        hold?.release();
         vault.close();
       }
     });

@@ -55,7 +55,7 @@ const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10);
  * Decide which points `policy` keeps at time `now` (ms). `points` may come in any order;
  * capture times are expected to be non-decreasing with seq, as the journal guarantees.
  */
-export function thin(points: readonly ThinPoint[], bookmarks: BookmarkSeqs, policy: RetentionPolicy, now: number): ThinResult {
+export function thin(points: readonly ThinPoint[], bookmarks: BookmarkSeqs, policy: RetentionPolicy, now: number, held: ReadonlyMap<number, string> = new Map()): ThinResult {
   const sorted = [...points].sort((a, b) => a.seq - b.seq);
   const reasons = new Map<number, string[]>();
   const add = (seq: number, reason: string): void => {
@@ -75,6 +75,11 @@ export function thin(points: readonly ThinPoint[], bookmarks: BookmarkSeqs, poli
     if (!bookmarks.has(p.seq)) continue;
     const name = bookmarks instanceof Map ? (bookmarks as ReadonlyMap<number, string>).get(p.seq) : undefined;
     add(p.seq, name === undefined ? 'bookmark' : `bookmark ${name}`);
+  }
+  // Points a running reader holds (an image being served, a restore): never dropped under it.
+  for (const p of sorted) {
+    const what = held.get(p.seq);
+    if (what !== undefined) add(p.seq, `in use by ${what}`);
   }
   beyond.sort((a, b) => a.time - b.time || a.seq - b.seq);
   keepLastPerBucket(beyond, policy.keepHourly, hourOf, 'hourly', add);
