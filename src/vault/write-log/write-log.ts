@@ -7,6 +7,7 @@
  * after a crash folds what is left (replay-write-logs.ts).
  */
 import { closeSync, fdatasyncSync, mkdirSync, openSync, renameSync, unlinkSync, writev, writevSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { wrapIo } from '../../common/errors.js';
@@ -210,7 +211,8 @@ export class WriteLog {
     const done = (s.finished ?? Promise.resolve()).catch(() => undefined).then(() => s.syncs.idle()).then(() => {
       if (!this.spare && !this.closing) { this.spare = s; return; }
       s.close();
-      try { unlinkSync(s.path); } catch { /* see above */ }
+      // On the thread pool: freeing a 256 MiB file's blocks would stall requests here.
+      return unlink(s.path).catch(() => { /* see above */ });
     });
     this.removing.add(done);
     void done.finally(() => this.removing.delete(done));
