@@ -20,7 +20,7 @@ import { PackReader } from './pack/pack-reader.js';
 import { PackWriter, type WrittenPack } from './pack/pack-writer.js';
 import { PackFlusher } from './pack/pack-flusher.js';
 import { BlobType, type BlobEntry } from './pack/pack-format.js';
-import { decodeCommit, encodeCommit, encodeCompactedCommit } from './journal/commit-codec.js';
+import { CommitEncoder, decodeCommit, encodeCompactedCommit } from './journal/commit-codec.js';
 import { applyRecord } from './journal/journal-applier.js';
 import { isCompacted, type CompactedCommit, type JournalCommit, type JournalRecord, type StoredCommit } from './journal/journal-record.js';
 import { VaultLock } from './vault-lock.js';
@@ -458,20 +458,22 @@ export class Vault {
   }
 
   /**
-   * Commit records (already applied to the index inside this transaction): seal the
-   * journal commit, write it durably after every chunk it needs, then commit the index.
-   * Returns once the commit is durable: that is the acknowledgement.
+   * Commit records (already applied to the index inside this transaction; as objects,
+   * or encoded as they came): seal the journal commit, write it durably after every chunk
+   * it needs, then commit the index. Returns once the commit is durable: that is the
+   * acknowledgement.
    */
-  commit(group: string, records: JournalRecord[]): void {
+  commit(group: string, records: JournalRecord[] | CommitEncoder): void {
+    const enc = Array.isArray(records) ? (records.length > 0 ? new CommitEncoder(group, records[0]!.seq) : null) : records;
+    if (enc && Array.isArray(records)) for (const rec of records) enc.add(rec);
     this.pool?.drain(this.sink);
-    if (records.length > 0) {
-      const commit: JournalCommit = { group, firstSeq: records[0]!.seq, records };
-      const plain = encodeCommit(commit);
+    if (enc && enc.count > 0) {
+      const plain = enc.finish();
       const id = this.sealer.id(plain);
       const s = this.sealer.seal(id, plain);
       this.requireWriter().add(BlobType.commit, id, s.sealed, s.flags, s.rawLength);
       this.flushPack();
-      this.index.addCommit(id, this.index.ensureGroup(group), commit.firstSeq, commit.firstSeq + records.length - 1);
+      this.index.addCommit(id, this.index.ensureGroup(enc.group), enc.firstSeq, enc.firstSeq + enc.count - 1);
     } else {
       this.flushPack();
     }

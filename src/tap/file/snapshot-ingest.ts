@@ -11,6 +11,7 @@ import { isUnder, parentOf, ROOT } from '../../common/rel-path.js';
 import type { Vault } from '../../vault/vault.js';
 import type { VersionRow } from '../../vault/index/index-db.js';
 import { EntryKind, type EntryState, type Extent, type JournalRecord, type RecordDraft } from '../../vault/journal/journal-record.js';
+import { CommitEncoder } from '../../vault/journal/commit-codec.js';
 import { ContentStore, idsKnown, type CapturedContent } from './content-store.js';
 import type { LiveReads } from './live-reads.js';
 import { absPath, scanTree, type ScanScope } from './tree-scan.js';
@@ -129,7 +130,8 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     let dirRenames = 0;
     let seq = vault.index.lastSeq(gid);
     let lastTime = vault.index.lastPoint(gid)?.time ?? 0;
-    const records: JournalRecord[] = [];
+    // Encoded as they are emitted: the capture of a large tree holds bytes, not objects.
+    const records = new CommitEncoder(opts.group, seq + 1);
     let filesRead = 0;
     let bytesRead = 0;
     const warnings = [...scan.warnings];
@@ -139,7 +141,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     const emit = (rec: RecordDraft): void => {
       const full = { ...rec, seq: ++seq, time: lastTime } as JournalRecord;
       vault.apply(gid, full);
-      records.push(full);
+      records.add(full);
     };
     // A rename source must be gone: a path that still exists was replaced, not moved
     // (inode numbers are reused, so a matching inode alone proves nothing).
@@ -338,7 +340,7 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     vault.commit(opts.group, records);
     const ms = { scan: t1 - t0, read: t2 - t1, commit: Date.now() - t2 };
     return {
-      group: opts.group, firstSeq: records[0]?.seq ?? null, lastSeq: seq, records: records.length,
+      group: opts.group, firstSeq: records.count > 0 ? records.firstSeq : null, lastSeq: seq, records: records.count,
       filesRead, bytesRead, bytesNew: store.bytesNew, entries: scan.entries.length, warnings, unstable, torn, tornReads, deferred, dirRenames, ms,
     };
   } catch (err) {

@@ -101,11 +101,27 @@ function readPutBody(r: ByteReader, what: string, torn = false): EntryState {
   return entry;
 }
 
-export function encodeCommit(c: JournalCommit): Buffer {
-  const w = new ByteWriter(1024 + c.records.length * 128);
-  w.bytes(MAGIC).u8(1).lbytes(Buffer.from(c.group, 'utf8')).u64(c.firstSeq).u32(c.records.length);
-  c.records.forEach((rec, i) => {
-    if (rec.seq !== c.firstSeq + i) throw new TidemarkError('TM_INTERNAL', `commit records out of sequence at ${rec.seq}`);
+/**
+ * Encodes a commit (version 1) record by record, as a capture emits them, so that a
+ * capture of a large tree holds bytes rather than every record object until it commits.
+ */
+export class CommitEncoder {
+  private readonly w = new ByteWriter(64 * 1024);
+  private readonly countAt: number;
+  private n = 0;
+
+  constructor(readonly group: string, readonly firstSeq: number) {
+    this.w.bytes(MAGIC).u8(1).lbytes(Buffer.from(group, 'utf8')).u64(firstSeq);
+    this.countAt = this.w.length;
+    this.w.u32(0);
+  }
+
+  /** Records added so far. */
+  get count(): number { return this.n; }
+
+  add(rec: JournalRecord): void {
+    if (rec.seq !== this.firstSeq + this.n) throw new TidemarkError('TM_INTERNAL', `commit records out of sequence at ${rec.seq}`);
+    const w = this.w;
     w.i64(rec.time).u8(rec.op === 'put' && rec.entry.torn ? OP_TORN : OP[rec.op]);
     switch (rec.op) {
       case 'put': w.lbytes(rec.path); writePutBody(w, rec.entry); break;
@@ -115,8 +131,21 @@ export function encodeCommit(c: JournalCommit): Buffer {
       case 'vzero': w.u64(rec.offset).u64(rec.length); break;
       case 'vmark': w.u8(MARK[rec.mark]).u64(rec.size); break;
     }
-  });
-  return Buffer.from(w.view());
+    this.n++;
+  }
+
+  /** The encoded commit (a copy: the encoder may be dropped or reused). */
+  finish(): Buffer {
+    const out = Buffer.from(this.w.view());
+    out.writeUInt32LE(this.n, this.countAt);
+    return out;
+  }
+}
+
+export function encodeCommit(c: JournalCommit): Buffer {
+  const e = new CommitEncoder(c.group, c.firstSeq);
+  for (const rec of c.records) e.add(rec);
+  return e.finish();
 }
 
 /** Decode a stored commit of either version (use `isCompacted` to tell them apart). */
