@@ -411,21 +411,32 @@ export class Vault {
    * {@link awaitChunkIds}; without, before this returns. Durable only after the next
    * flushPack/commit.
    */
+  /** Chunks of worker size sealed on this thread because the workers were behind (or absent). */
+  sealedHere = 0;
+
   storeContent(data: Uint8Array, onId: (id: Buffer, stored: boolean) => void): void {
     this.requireWriter();
     const pool = this.sealPool();
     if (pool && data.length >= SMALL_CHUNK) {
-      pool.submitForId(BlobType.data, data, (id) => {
-        const stored = !this.hasBlob(id);
-        onId(id, stored);
-        return stored;
-      }, this.sink);
-      return;
+      pool.pump(this.sink, false);
+      // Workers behind (a run of large new files): this thread hashes and seals the chunk
+      // itself instead of sleeping until they catch up, so every core stays busy.
+      if (!pool.busyFor(data.length)) {
+        pool.submitForId(BlobType.data, data, (id) => {
+          const stored = !this.hasBlob(id);
+          onId(id, stored);
+          return stored;
+        }, this.sink);
+        return;
+      }
     }
     const id = this.sealer.id(data);
     const stored = !this.hasBlob(id);
     onId(id, stored);
-    if (stored) this.storeChunk(id, data);
+    if (!stored) return;
+    if (data.length >= SMALL_CHUNK) this.sealedHere++;
+    const s = this.sealer.seal(id, data);
+    this.addSealed(BlobType.data, id, s.sealed, s.flags, s.rawLength);
   }
 
   /** Deliver the ids computed so far to their `onId` callbacks; with `wait`, first wait for at least one answer from the workers. */

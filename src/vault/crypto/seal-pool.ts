@@ -188,6 +188,11 @@ export class SealPool {
     this.post({ op: 'hash', type }, data, { port: 0, type, length: data.length, decide }, sink);
   }
 
+  /** True when queuing `bytes` more now would have to wait for the workers (the in-flight bound). */
+  busyFor(bytes: number): boolean {
+    return this.jobs.size > 0 && this.inFlightBytes + bytes > this.maxInFlightBytes;
+  }
+
   /** Hand over what has arrived (ids to decide, sealed chunks); with `wait`, sleep until something does. */
   pump(sink: (r: SealedResult) => void, wait: boolean): void {
     this.collect(sink, wait);
