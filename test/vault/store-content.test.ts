@@ -1,29 +1,15 @@
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { Vault, initVault } from './vault.js';
+import { unitVault } from '../helpers/unit-vault.js';
 
 const MiB = 1024 * 1024;
-let root: string;
-let vault: Vault;
-
-before(() => {
-  root = mkdtempSync(join(tmpdir(), 'tidemark-store-'));
-  const env = { TIDEMARK_PASSPHRASE: 'unit-test' };
-  initVault(join(root, 'vault'), { env });
-  vault = Vault.open(join(root, 'vault'), { env, write: true });
-});
-
-after(() => {
-  vault.close();
-  rmSync(root, { recursive: true, force: true });
-});
+const v = unitVault('tidemark-store-');
 
 describe('Vault.storeContent', () => {
   it('stores each distinct chunk once, whether a worker or this thread (workers behind) seals it', () => {
+    const vault = v.vault();
     // 48 MiB at once is three times the workers' in-flight bound: this thread seals part itself.
     const distinct = Array.from({ length: 32 }, () => randomBytes(MiB));
     const sent = [...distinct, ...distinct.slice(0, 16)];
