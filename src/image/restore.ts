@@ -60,8 +60,15 @@ class Restorer {
     if (this.opts.onProgress && now - this.lastProgress > 200) { this.lastProgress = now; this.opts.onProgress(this.stats); }
   }
 
-  /** Make room for a new entry at `abs` (overwrite mode) or fail if something is there. */
+  /**
+   * Make room for a new entry at `abs` (overwrite mode). Without --overwrite the target was
+   * empty and every directory under it was made by this restore (mode 0700 until done), so
+   * nothing is looked up: the calls that create entries (open O_EXCL|O_NOFOLLOW, mkdir,
+   * symlink, link) fail on anything in the way by themselves. An lstat per entry, racing
+   * the workers' creates in the same directories, cost a third of a restore's time.
+   */
   private clear(abs: Buffer, wantDir: boolean): boolean {
+    if (!this.opts.overwrite) return false;
     let st;
     try { st = lstatSync(abs); } catch (err) { if (isErrno(err, 'ENOENT')) return false; throw err; }
     if (wantDir && st.isDirectory()) return true;
