@@ -25,7 +25,7 @@ import { packRelPath, PACK_FOOTER_SIZE, PACK_HEADER_SIZE } from './pack/pack-for
 import { formatDuration, readPolicy, type RetentionPolicy } from './retention/retention-policy.js';
 import { thin, windowStart } from './retention/thin.js';
 import type { Vault } from './vault.js';
-import { describeHold, liveHolds } from './vault-holds.js';
+import { describeHold, HoldsLock, liveHolds, type HoldRow } from './vault-holds.js';
 
 export interface PruneOptions {
   /** the clock: ms since the epoch */
@@ -143,14 +143,14 @@ function retainedBlocks(volumes: VolumeIndex, gid: number, kept: readonly number
  * Thin one group and store its compacted commit (with `dryRun`, only apply it to the index,
  * inside the caller's transaction). `written`: the size of the pack written, or null.
  */
-function pruneGroup(vault: Vault, gid: number, group: string, policy: RetentionPolicy, opts: PruneOptions): { report: GroupPruneReport; written: number | null } {
+function pruneGroup(vault: Vault, gid: number, group: string, policy: RetentionPolicy, opts: PruneOptions, holds: readonly HoldRow[]): { report: GroupPruneReport; written: number | null } {
   const idx = vault.index;
   const points = idx.pointsOf(gid);
   const marks = new Map<number, string>();
   for (const b of idx.bookmarks(gid)) marks.set(b.seq, marks.has(b.seq) ? `${marks.get(b.seq)!}+${b.name}` : b.name);
-  // Read in the same write transaction as the drop (see vault-holds.ts).
+  // Read under the holds' write lock, kept until the drop has committed (see vault-holds.ts).
   const held = new Map<number, string>();
-  for (const h of liveHolds(idx.db, opts.now)) {
+  for (const h of holds) {
     if (h.groupId === gid && h.seq !== null) held.set(h.seq, held.has(h.seq) ? `${held.get(h.seq)!}, ${describeHold(h)}` : describeHold(h));
   }
   const t = thin(points, marks, policy, opts.now, held);
@@ -341,8 +341,7 @@ function collectGarbage(vault: Vault, opts: PruneOptions, warnings: string[]): G
  * stay; like those a crash leaves, the next open indexes them and a later prune deletes them.
  */
 function readersBlockDeletion(vault: Vault, packs: readonly PackStat[], out: GcResult, warnings: string[]): boolean {
-  const db = vault.index.db;
-  const readers = db.transaction(() => liveHolds(db)).immediate();
+  const readers = liveHolds(vault.dir);
   if (readers.length === 0) return false;
   out.packsDeferred += packs.length;
   const bytes = packs.reduce((n, p) => n + p.size, 0);
@@ -368,9 +367,20 @@ export function pruneVault(vault: Vault, opts: PruneOptions): PruneReport {
       if (g.lastSeq === 0) continue;
       opts.onProgress?.(`thinning group ${g.name}`);
       const policy = policyOf(g.name);
-      // One write transaction: the holds read and the points dropped are one step for readers.
-      const { report, written } = dry ? pruneGroup(vault, g.id, g.name, policy, opts)
-        : db.transaction(() => pruneGroup(vault, g.id, g.name, policy, opts)).immediate();
+      // The holds read and the points dropped are one step for readers: the holds' lock is
+      // kept until the index transaction has committed.
+      let result: ReturnType<typeof pruneGroup>;
+      if (dry) {
+        result = pruneGroup(vault, g.id, g.name, policy, opts, liveHolds(vault.dir));
+      } else {
+        const lock = HoldsLock.acquire(vault.dir);
+        try {
+          result = db.transaction(() => pruneGroup(vault, g.id, g.name, policy, opts, lock.live)).immediate();
+        } finally {
+          lock.release();
+        }
+      }
+      const { report, written } = result;
       groups.push(report);
       if (written !== null) { packsWritten++; bytesWritten += written; }
     }

@@ -58,16 +58,18 @@ export class ImageSessions {
     }
     const image = new VolumeImage(this.vault, point, { cache: this.cache });
     // Prune keeps the point (and every pack) while the image runs.
-    const hold = ReadHold.take(this.vault.dir, `console image ${point.group} seq:${point.seq}`, point);
-    this.dir ??= mkdtempSync(join(tmpdir(), 'tidemark-images-'));
-    const id = randomBytes(6).toString('hex');
-    const socket = join(this.dir, `${id}.sock`);
-    const exp = new ImageExport(image, { rw, tmpDir: this.dir });
+    const hold = ReadHold.take(this.vault, `console image ${point.group} seq:${point.seq}`, point);
+    let exp: ImageExport | undefined;
     let server: NbdServer;
+    let socket: string;
+    const id = randomBytes(6).toString('hex');
     try {
+      this.dir ??= mkdtempSync(join(tmpdir(), 'tidemark-images-'));
+      socket = join(this.dir, `${id}.sock`);
+      exp = new ImageExport(image, { rw, tmpDir: this.dir });
       server = await startNbdServer({ listen: `unix:${socket}`, exports: [exp] });
     } catch (err) {
-      exp.close();
+      exp?.close();
       hold.release();
       throw err;
     }

@@ -42,7 +42,7 @@ export class RestoreJobs {
   /** Start restoring `p` (or `subpath` of it) into `target`; the target was checked already. */
   start(o: { user: string; ip: string; point: ResolvedPoint; path: string; subpath: Buffer; target: string; overwrite: boolean }): RestoreJob {
     // Prune keeps the point (and every pack) until the job ends.
-    const hold = ReadHold.take(this.vault.dir, `console restore ${o.point.group} seq:${o.point.seq}`, o.point);
+    const hold = ReadHold.take(this.vault, `console restore ${o.point.group} seq:${o.point.seq}`, o.point);
     const job: RestoreJob = {
       id: randomBytes(9).toString('base64url'), kind: 'restore', user: o.user, group: o.point.group, seq: o.point.seq,
       time: new Date(o.point.time).toISOString(), path: o.path, target: o.target, state: 'running', started: new Date().toISOString(),

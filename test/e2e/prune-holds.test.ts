@@ -11,6 +11,7 @@ import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { once } from 'node:events';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import Database from 'better-sqlite3';
 import { CLI_PATH, REPO_ROOT, makeVault, type TestVault } from '../helpers/cli.js';
 import { childEnv } from '../helpers/child-env.js';
 
@@ -118,6 +119,21 @@ describe('prune with readers running', { timeout: 300_000 }, () => {
     const out = await tv.tempDir('restore');
     await tv.json(['restore', GROUP, '--at', `seq:${seqs[2]}`, '--to', out]);
     assert.ok((await fs.readFile(path.join(out, 'f.bin'))).equals(f2));
+  });
+
+  it('a reader does not wait for a capture\'s open index transaction', async () => {
+    // What a long capture does: hold the index's write lock.
+    const db = new Database(path.join(tv.vault, 'index.sqlite'));
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      // The lock is held until cat has ended: cat succeeds only if it never needs it.
+      const r = await tv.run(['cat', GROUP, 'f.bin', '--at', `seq:${seqs[2]}`], { timeoutMs: 60_000 });
+      assert.equal(r.code, 0, r.stderr);
+      assert.ok(r.stdout.equals(f2));
+    } finally {
+      db.exec('ROLLBACK');
+      db.close();
+    }
   });
 
   it('a reader whose point prune removed gets a clear error', async () => {

@@ -40,7 +40,7 @@ export function registerImage(program: Command): void {
       try {
         const point = resolvePoint(vault, group, o.at);
         // Prune keeps this point (and every pack) while the image is served or copied.
-        hold = ReadHold.take(vault.dir, o.to !== undefined ? 'image --to' : 'image --listen', point);
+        hold = ReadHold.take(vault, o.to !== undefined ? 'image --to' : 'image --listen', point);
         // A copy reads each chunk's blocks one after the other: it needs no more than a few chunks cached.
         const image = new VolumeImage(vault, point, o.to !== undefined ? { cache: new ChunkCache(COPY_CACHE_BYTES) } : {});
         const at = { group, seq: point.seq, time: new Date(point.time).toISOString(), size: image.size };

@@ -75,7 +75,7 @@ export function registerReadCommands(program: Command): void {
       let hold: ReadHold | undefined;
       try {
         const p = resolveTreePoint(vault, group, o.at, o.includeTorn);
-        hold = ReadHold.take(vault.dir, 'cat', p);
+        hold = ReadHold.take(vault, 'cat', p);
         const rel = parseUserPath(path);
         const row = requireEntry(vault, p, rel);
         const torn = tornAtPoint(vault, p, rel).find((t) => t.path === displayPath(rel));
@@ -102,7 +102,7 @@ export function registerReadCommands(program: Command): void {
       try {
         const p = resolveTreePoint(vault, group, o.at, o.includeTorn);
         // Prune keeps this point and every pack until the restore ends (vault-holds.ts).
-        hold = ReadHold.take(vault.dir, 'restore', p);
+        hold = ReadHold.take(vault, 'restore', p);
         const line = progressLine(o);
         const started = Date.now();
         const stats = await restoreTree(vault, p, resolve(o.to), {
