@@ -362,6 +362,8 @@ export function pruneVault(vault: Vault, opts: PruneOptions): PruneReport {
   const db = vault.index.db;
   // A dry run applies everything to the index inside a transaction it rolls back.
   if (dry) db.exec('BEGIN IMMEDIATE');
+  /** A dry run drops nothing: the holds are read once, without their lock. */
+  let dryHolds: HoldRow[] | undefined;
   try {
     for (const g of vault.index.groups()) {
       if (g.lastSeq === 0) continue;
@@ -371,7 +373,7 @@ export function pruneVault(vault: Vault, opts: PruneOptions): PruneReport {
       // kept until the index transaction has committed.
       let result: ReturnType<typeof pruneGroup>;
       if (dry) {
-        result = pruneGroup(vault, g.id, g.name, policy, opts, liveHolds(vault.dir));
+        result = pruneGroup(vault, g.id, g.name, policy, opts, dryHolds ??= liveHolds(vault.dir));
       } else {
         const lock = HoldsLock.acquire(vault.dir);
         try {

@@ -395,13 +395,19 @@ export class Vault {
     this.requireWriter();
     const pool = this.sealPool();
     // A small chunk costs less to seal here than to send to a worker and back.
-    if (pool && data.length >= SMALL_CHUNK) {
-      pool.submit(BlobType.data, id, data, this.sink);
-    } else {
-      const s = this.sealer.seal(id, data);
-      this.addSealed(BlobType.data, id, s.sealed, s.flags, s.rawLength);
-    }
+    if (pool && data.length >= SMALL_CHUNK) pool.submit(BlobType.data, id, data, this.sink);
+    else this.sealHere(id, data);
   }
+
+  /** Compress, encrypt and add one data chunk on this thread. */
+  private sealHere(id: Buffer, data: Uint8Array): void {
+    if (data.length >= SMALL_CHUNK) this.sealedHere++;
+    const s = this.sealer.seal(id, data);
+    this.addSealed(BlobType.data, id, s.sealed, s.flags, s.rawLength);
+  }
+
+  /** Chunks of worker size sealed on this thread because the workers were behind (or absent). */
+  sealedHere = 0;
 
   /**
    * Store a chunk by content: its keyed id is computed (on a worker thread for large
@@ -411,9 +417,6 @@ export class Vault {
    * {@link awaitChunkIds}; without, before this returns. Durable only after the next
    * flushPack/commit.
    */
-  /** Chunks of worker size sealed on this thread because the workers were behind (or absent). */
-  sealedHere = 0;
-
   storeContent(data: Uint8Array, onId: (id: Buffer, stored: boolean) => void): void {
     this.requireWriter();
     const pool = this.sealPool();
@@ -433,10 +436,7 @@ export class Vault {
     const id = this.sealer.id(data);
     const stored = !this.hasBlob(id);
     onId(id, stored);
-    if (!stored) return;
-    if (data.length >= SMALL_CHUNK) this.sealedHere++;
-    const s = this.sealer.seal(id, data);
-    this.addSealed(BlobType.data, id, s.sealed, s.flags, s.rawLength);
+    if (stored) this.sealHere(id, data);
   }
 
   /** Deliver the ids computed so far to their `onId` callbacks; with `wait`, first wait for at least one answer from the workers. */

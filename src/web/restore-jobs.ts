@@ -54,7 +54,13 @@ export class RestoreJobs {
       if (this.jobs.get(id)!.state !== 'running') this.jobs.delete(id);
     }
     const details = { job: job.id, seq: job.seq, time: job.time, path: o.path || '/', to: o.target, overwrite: o.overwrite };
-    this.audit.append({ user: o.user, ip: o.ip, action: 'restore.start', target: o.point.group, result: 'ok', details });
+    try {
+      this.audit.append({ user: o.user, ip: o.ip, action: 'restore.start', target: o.point.group, result: 'ok', details });
+    } catch (err) {
+      // No job runs without its audit line; nor does its hold outlive it.
+      hold.release();
+      throw err;
+    }
     const copy = (s: RestoreStats): void => { job.files = s.files; job.dirs = s.dirs; job.bytes = s.bytes; };
     const task = restoreTree(this.vault, o.point, o.target, { subpath: o.subpath, overwrite: o.overwrite, onProgress: copy })
       .then((s) => {

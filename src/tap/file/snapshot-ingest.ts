@@ -213,9 +213,11 @@ export function ingestOnce(vault: Vault, opts: IngestOptions): IngestResult {
     // thread: open, read, chunk, index) with large ones (work for the seal workers: hash,
     // compress, encrypt), so both keep busy instead of taking turns.
     const budgeted = opts.readBudget !== undefined || opts.readBudgetMs !== undefined;
+    const small = files.filter((e) => !isLarge(e));
+    if (budgeted) small.sort((a, b) => Number(a.st.size - b.st.size));
     const ordered = [
       ...scan.entries.filter((e) => e.kind !== EntryKind.file),
-      ...(budgeted ? files.filter((e) => !isLarge(e)).sort((a, b) => Number(a.st.size - b.st.size)) : files.filter((e) => !isLarge(e))),
+      ...small,
       ...(live ? live.order(files.filter(isLarge).map((e) => ({ ...e, abs: absPath(root, e.rel).toString() }))) : []),
     ];
     let sliceDeadline: number | undefined;

@@ -23,6 +23,11 @@ export function headRowOf(path: Buffer, seq: number, entry: EntryState): Version
   return { path, seq, name: path.length === 0 ? Buffer.alloc(0) : nameOf(path), entry: e };
 }
 
+/** JSON of a row for an error's details (bigints as strings). */
+function asJson(x: unknown): string {
+  return String(JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v)));
+}
+
 export class HeadMemo {
   /** Rows by path (latin1); null: known to have no head row. */
   private readonly rows = new Map<string, VersionRow | null>();
@@ -90,7 +95,7 @@ export class HeadMemo {
   static check(what: string, fromMemo: unknown, fromIndex: unknown): void {
     if (!isDeepStrictEqual(fromMemo, fromIndex)) {
       throw new TidemarkError('TM_INTERNAL', `the in-memory head of ${what} differs from the index's`, {
-        details: { memo: String(JSON.stringify(fromMemo, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))), index: String(JSON.stringify(fromIndex, (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v))) },
+        details: { memo: asJson(fromMemo), index: asJson(fromIndex) },
       });
     }
   }
